@@ -1,0 +1,211 @@
+package wire
+
+import (
+	"fmt"
+	"time"
+)
+
+// Identifiers. They are plain strings on the wire; distinct Go types keep
+// them from being mixed up.
+type (
+	FrameworkID string
+	AgentID     string
+	TaskID      string
+	OfferID     string
+)
+
+// TaskState is the state of a task, as in Mesos.
+type TaskState string
+
+// Task states.
+const (
+	TaskStaging     TaskState = "TASK_STAGING"
+	TaskStarting    TaskState = "TASK_STARTING"
+	TaskRunning     TaskState = "TASK_RUNNING"
+	TaskKilling     TaskState = "TASK_KILLING"
+	TaskFinished    TaskState = "TASK_FINISHED"
+	TaskFailed      TaskState = "TASK_FAILED"
+	TaskKilled      TaskState = "TASK_KILLED"
+	TaskError       TaskState = "TASK_ERROR"
+	TaskLost        TaskState = "TASK_LOST"
+	TaskDropped     TaskState = "TASK_DROPPED"
+	TaskUnreachable TaskState = "TASK_UNREACHABLE"
+	TaskGone        TaskState = "TASK_GONE"
+	TaskUnknown     TaskState = "TASK_UNKNOWN"
+)
+
+// Terminal reports whether no further update follows s for the same task.
+// TASK_UNREACHABLE is not terminal: the agent may come back.
+func (s TaskState) Terminal() bool {
+	switch s {
+	case TaskFinished, TaskFailed, TaskKilled, TaskError, TaskLost, TaskDropped, TaskGone:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is one of the known states.
+func (s TaskState) Valid() bool {
+	switch s {
+	case TaskStaging, TaskStarting, TaskRunning, TaskKilling, TaskFinished, TaskFailed,
+		TaskKilled, TaskError, TaskLost, TaskDropped, TaskUnreachable, TaskGone, TaskUnknown:
+		return true
+	}
+	return false
+}
+
+// Reason says why a task reached a state other than the happy path.
+type Reason string
+
+// Reasons.
+const (
+	ReasonCommandExited      Reason = "REASON_COMMAND_EXITED"
+	ReasonKilledByFramework  Reason = "REASON_KILLED_BY_FRAMEWORK"
+	ReasonInvalidOffers      Reason = "REASON_INVALID_OFFERS"
+	ReasonTaskInvalid        Reason = "REASON_TASK_INVALID"
+	ReasonLaunchFailed       Reason = "REASON_LAUNCH_FAILED"
+	ReasonAgentUnknown       Reason = "REASON_AGENT_UNKNOWN"
+	ReasonAgentRemoved       Reason = "REASON_AGENT_REMOVED"
+	ReasonAgentUnreachable   Reason = "REASON_AGENT_UNREACHABLE"
+	ReasonAgentRestarted     Reason = "REASON_AGENT_RESTARTED"
+	ReasonAgentDraining      Reason = "REASON_AGENT_DRAINING"
+	ReasonReconciliation     Reason = "REASON_RECONCILIATION"
+	ReasonMemoryLimit        Reason = "REASON_MEMORY_LIMIT"
+	ReasonTaskUnhealthy      Reason = "REASON_TASK_UNHEALTHY"
+	ReasonFrameworkRemoved   Reason = "REASON_FRAMEWORK_REMOVED"
+	ReasonMasterDisconnected Reason = "REASON_MASTER_DISCONNECTED"
+	ReasonTaskUnknown        Reason = "REASON_TASK_UNKNOWN"
+)
+
+// Source says who produced a status update.
+type Source string
+
+// Update sources.
+const (
+	SourceAgent    Source = "SOURCE_AGENT"
+	SourceMaster   Source = "SOURCE_MASTER"
+	SourceExecutor Source = "SOURCE_EXECUTOR"
+)
+
+// TaskInfo describes a task to launch.
+type TaskInfo struct {
+	TaskID    TaskID            `json:"task_id"`
+	Name      string            `json:"name,omitempty"`
+	AgentID   AgentID           `json:"agent_id"`
+	Resources Resources         `json:"resources"`
+	Command   CommandInfo       `json:"command"`
+	Env       map[string]string `json:"env,omitempty"`
+	// KillGrace is the time between SIGTERM and SIGKILL when the task is
+	// killed; zero means the agent's default.
+	KillGrace Duration          `json:"kill_grace,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	// Sim, when set, asks an agent running the simulated executor for a
+	// scripted outcome instead of a process. Real agents reject it.
+	Sim *SimBehavior `json:"sim,omitempty"`
+}
+
+// CommandInfo is what a task runs: Shell is run with `sh -c`; otherwise
+// Value is the program and Args its arguments.
+type CommandInfo struct {
+	Value string   `json:"value"`
+	Args  []string `json:"args,omitempty"`
+	Shell bool     `json:"shell,omitempty"`
+}
+
+// SimBehavior scripts a simulated task.
+type SimBehavior struct {
+	Duration Duration `json:"duration,omitempty"`
+	ExitCode int      `json:"exit_code,omitempty"`
+	Hang     bool     `json:"hang,omitempty"`
+}
+
+// Validate checks the fields a launch needs.
+func (t TaskInfo) Validate() error {
+	if err := required("task_id", t.TaskID); err != nil {
+		return err
+	}
+	if err := required("agent_id", t.AgentID); err != nil {
+		return fmt.Errorf("task %s: %w", t.TaskID, err)
+	}
+	if t.Command.Value == "" && t.Sim == nil {
+		return fmt.Errorf("task %s: missing required field \"command.value\"", t.TaskID)
+	}
+	if err := t.Resources.Validate(); err != nil {
+		return fmt.Errorf("task %s: %w", t.TaskID, err)
+	}
+	if t.KillGrace < 0 {
+		return fmt.Errorf("task %s: negative kill_grace", t.TaskID)
+	}
+	return nil
+}
+
+// TaskStatus is a status update for one task.
+type TaskStatus struct {
+	TaskID  TaskID    `json:"task_id"`
+	AgentID AgentID   `json:"agent_id,omitempty"`
+	State   TaskState `json:"state"`
+	Reason  Reason    `json:"reason,omitempty"`
+	Message string    `json:"message,omitempty"`
+	Source  Source    `json:"source,omitempty"`
+	// UUID identifies an update that needs an acknowledgement; updates
+	// generated by the master (reconciliation, agent lost) have none.
+	UUID      string    `json:"uuid,omitempty"`
+	ExitCode  *int      `json:"exit_code,omitempty"`
+	Signal    string    `json:"signal,omitempty"`
+	Healthy   *bool     `json:"healthy,omitempty"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// Validate checks the fields every update has.
+func (s TaskStatus) Validate() error {
+	if err := required("task_id", s.TaskID); err != nil {
+		return err
+	}
+	if !s.State.Valid() {
+		return fmt.Errorf("task %s: invalid state %q", s.TaskID, s.State)
+	}
+	return nil
+}
+
+// Offer is a set of one agent's resources offered to one framework.
+type Offer struct {
+	ID          OfferID           `json:"id"`
+	FrameworkID FrameworkID       `json:"framework_id"`
+	AgentID     AgentID           `json:"agent_id"`
+	Hostname    string            `json:"hostname"`
+	Resources   Resources         `json:"resources"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
+}
+
+// Duration is a time.Duration that encodes as a Go duration string
+// ("1.5s") and decodes from one or from integer nanoseconds.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		if len(b) < 2 || b[len(b)-1] != '"' {
+			return fmt.Errorf("invalid duration %s", b)
+		}
+		v, err := time.ParseDuration(string(b[1 : len(b)-1]))
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n int64
+	if _, err := fmt.Sscan(string(b), &n); err != nil {
+		return fmt.Errorf("invalid duration %s", b)
+	}
+	*d = Duration(n)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
