@@ -468,3 +468,30 @@ func ValidID(field, id string) error {
 	}
 	return nil
 }
+
+// Ack is the body of a successful reply. Message may explain what was
+// done when it was not everything asked.
+type Ack struct {
+	Message string `json:"message,omitempty"`
+}
+
+// AcceptResult answers ACCEPT: the tasks sent to the agent, and those
+// refused (each also reported by a TASK_ERROR or TASK_DROPPED update).
+type AcceptResult struct {
+	Launched []TaskID     `json:"launched,omitempty"`
+	Refused  []TaskStatus `json:"refused,omitempty"`
+}
+
+// ReconcileResult answers RECONCILE: how many statuses were sent as
+// updates, and which asked-for tasks are on agents that have not yet
+// re-registered with the new leader (their agents will report them).
+type ReconcileResult struct {
+	Answered int      `json:"answered"`
+	Pending  []TaskID `json:"pending,omitempty"`
+}
+
+// FrameworkMessage relays a framework's MESSAGE to an agent.
+type FrameworkMessage struct {
+	FrameworkID FrameworkID `json:"framework_id"`
+	Message     Message     `json:"message"`
+}

@@ -1,0 +1,72 @@
+package agent
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/agora-cluster/agora/agent/resources"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// Command is `agora agent`.
+func Command() *cli.Command {
+	d := DefaultConfig()
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "run an agent that offers this machine's resources and runs tasks",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "nats", Usage: "NATS URL(s), comma separated", Required: true},
+			&cli.StringFlag{Name: "work-dir", Usage: "checkpoints and task sandboxes", Required: true},
+			&cli.StringFlag{Name: "id", Usage: "agent ID (default: the one in the work dir, or a new one)"},
+			&cli.StringFlag{Name: "hostname", Usage: "hostname to advertise (default: this machine's)"},
+			&cli.StringFlag{Name: "resources", Usage: `override detected resources, e.g. "cpus:4;mem:8192;disk:20000"`},
+			&cli.StringFlag{Name: "ports", Usage: "port ranges to offer, e.g. 31000-32000"},
+			&cli.StringFlag{Name: "attributes", Usage: `attributes for placement, e.g. "rack:r1;zone:a"`},
+			&cli.StringFlag{Name: "prefix", Value: wire.DefaultPrefix, Usage: "subject prefix"},
+			&cli.DurationFlag{Name: "kill-grace", Value: d.KillGrace, Usage: "default time between SIGTERM and SIGKILL"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := DefaultConfig()
+			cfg.NATSURLs = strings.Split(c.String("nats"), ",")
+			cfg.WorkDir = c.String("work-dir")
+			cfg.ID = wire.AgentID(c.String("id"))
+			cfg.Hostname = c.String("hostname")
+			cfg.Prefix = c.String("prefix")
+			cfg.KillGrace = c.Duration("kill-grace")
+			var err error
+			if cfg.Resources, err = wire.ParseResources(c.String("resources")); err != nil {
+				return fmt.Errorf("--resources: %w", err)
+			}
+			if p := c.String("ports"); p != "" {
+				if cfg.Resources.Ports, err = wire.ParseRanges(p); err != nil {
+					return fmt.Errorf("--ports: %w", err)
+				}
+			}
+			if cfg.Attributes, err = resources.ParseAttributes(c.String("attributes")); err != nil {
+				return fmt.Errorf("--attributes: %w", err)
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			a, err := Start(cfg)
+			if err != nil {
+				return err
+			}
+			ch := make(chan os.Signal, 1)
+			signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+			<-ch
+			// Tasks keep running: a restarted agent recovers them.
+			a.Stop(false)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,73 @@
+package agent
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/agora-cluster/agora/agent/launcher"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// Config configures an agent. Start from [DefaultConfig].
+type Config struct {
+	// ID is the agent's ID; empty means the one checkpointed in WorkDir,
+	// or a new one written there.
+	ID       wire.AgentID
+	Hostname string
+	// WorkDir holds the agent's checkpoints and task sandboxes.
+	WorkDir  string
+	NATSURLs []string
+	Prefix   string
+	// Resources overrides what is detected; zero fields are detected.
+	Resources  wire.Resources
+	Attributes map[string]string
+	// Executor runs tasks; nil means real processes in sandboxes.
+	Executor launcher.Executor
+	// KillGrace is the default time between SIGTERM and SIGKILL.
+	KillGrace time.Duration
+	// RegisterTimeout bounds one registration request.
+	RegisterTimeout time.Duration
+	// UpdateBackoffMin and UpdateBackoffMax bound the resend interval of
+	// unacknowledged status updates.
+	UpdateBackoffMin time.Duration
+	UpdateBackoffMax time.Duration
+	Logger           *slog.Logger
+}
+
+// DefaultConfig returns the defaults; the caller sets WorkDir and NATSURLs.
+func DefaultConfig() Config {
+	return Config{
+		Prefix:           wire.DefaultPrefix,
+		KillGrace:        3 * time.Second,
+		RegisterTimeout:  2 * time.Second,
+		UpdateBackoffMin: time.Second,
+		UpdateBackoffMax: time.Minute,
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.WorkDir == "" {
+		errs = append(errs, errors.New("work dir is required"))
+	}
+	if len(c.NATSURLs) == 0 {
+		errs = append(errs, errors.New("at least one NATS URL is required"))
+	}
+	if c.ID != "" {
+		if err := wire.ValidID("agent id", string(c.ID)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.Resources.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.UpdateBackoffMin <= 0 || c.UpdateBackoffMax < c.UpdateBackoffMin {
+		errs = append(errs, errors.New("update backoff: want 0 < min <= max"))
+	}
+	if c.RegisterTimeout <= 0 {
+		errs = append(errs, errors.New("register timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,126 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// registerLoop registers with the leader, then heartbeats; a new leader
+// (or a master's REREGISTER) makes it register again with the tasks it
+// runs.
+func (a *Agent) registerLoop() {
+	backoff := 50 * time.Millisecond
+	for {
+		if a.ctx.Err() != nil {
+			return
+		}
+		if err := a.register(); err != nil {
+			a.log.Debug("registration failed; retrying", "err", err, "in", backoff)
+			select {
+			case <-a.ctx.Done():
+				return
+			case <-a.reregister:
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		a.heartbeat()
+	}
+}
+
+// register sends REGISTER_AGENT with the running tasks.
+func (a *Agent) register() error {
+	req := wire.RegisterAgent{Agent: a.info}
+	a.mu.Lock()
+	for _, t := range a.tasks {
+		if !t.done {
+			req.Tasks = append(req.Tasks, wire.RunningTask{FrameworkID: t.fw, Task: t.info, State: t.state})
+		}
+	}
+	a.mu.Unlock()
+	data, err := wire.Encode(wire.TypeRegisterAgent, string(a.id), 0, req)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RegisterTimeout)
+	defer cancel()
+	msg, err := a.nc.RequestWithContext(ctx, a.subj.FromAgent(a.id), data)
+	if err != nil {
+		return err
+	}
+	var reg wire.AgentRegistered
+	env, err := wire.Decode(msg.Data)
+	if err != nil {
+		return err
+	}
+	if err := wire.ReplyError(env); err != nil {
+		a.log.Warn("registration refused", "err", err)
+		return err
+	}
+	if err := wire.DecodeBody(env, &reg); err != nil {
+		return err
+	}
+	if !a.fence.Admit(env.Term) {
+		return errStaleLeader
+	}
+	a.mu.Lock()
+	a.registered = true
+	a.leader = reg.Leader
+	a.heartbeatEvery = reg.HeartbeatInterval.D()
+	a.mu.Unlock()
+	a.log.Info("registered", "leader", reg.Leader.Name, "term", env.Term, "tasks", len(req.Tasks))
+	// The new leader learns of unacknowledged updates now, not after
+	// their backoff.
+	a.upd.retry(true)
+	return nil
+}
+
+// heartbeat sends heartbeats until a re-registration is needed.
+func (a *Agent) heartbeat() {
+	a.mu.Lock()
+	every := a.heartbeatEvery
+	a.mu.Unlock()
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	data := wire.MustEncode(wire.TypeAgentHeartbeat, string(a.id), 0, wire.AgentHeartbeat{AgentID: a.id})
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-a.reregister:
+			return
+		case <-t.C:
+			_ = a.nc.Publish(a.subj.FromAgent(a.id), data)
+		}
+	}
+}
+
+// retryLoop resends unacknowledged status updates whose backoff expired.
+func (a *Agent) retryLoop() {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+			a.upd.retry(false)
+		}
+	}
+}
+
+func (a *Agent) sendUpdate(up wire.StatusUpdate) {
+	data, err := wire.Encode(wire.TypeStatusUpdate, string(a.id), 0, up)
+	if err != nil {
+		a.log.Error("encode update", "err", err)
+		return
+	}
+	_ = a.nc.Publish(a.subj.FromAgent(a.id), data)
+}

@@ -1,0 +1,157 @@
+// Package natsembed runs a NATS server inside a master process. The three
+// masters' embedded servers route to each other and form one NATS cluster,
+// so a fresh install needs no separate message bus.
+package natsembed
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Config says where the embedded server listens and whom it routes to.
+type Config struct {
+	// Name identifies the server in the NATS cluster.
+	Name string
+	// Listen is the client address, "host:port"; port -1 or 0 picks a free
+	// port. Empty means "127.0.0.1:-1".
+	Listen string
+	// Cluster is the route listener, "host:port" (port -1 for a free one).
+	// Empty means no clustering.
+	Cluster string
+	// ClusterName names the NATS cluster; all members must agree.
+	ClusterName string
+	// Routes are the other members' route URLs ("nats-route://host:port").
+	Routes []string
+	// MaxPayload bounds one message (0 = the server default, 1 MiB).
+	MaxPayload int32
+	Logger     *slog.Logger
+}
+
+// Server is a running embedded NATS server.
+type Server struct {
+	ns *server.Server
+}
+
+// ErrNotReady is returned when the server does not accept clients in time.
+var ErrNotReady = errors.New("natsembed: server not ready for connections")
+
+// Start starts a server and waits until it accepts clients.
+func Start(cfg Config) (*Server, error) {
+	opts, err := options(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("natsembed: %w", err)
+	}
+	if cfg.Logger != nil {
+		ns.SetLoggerV2(&logAdapter{l: cfg.Logger.With("component", "nats")}, false, false, false)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, ErrNotReady
+	}
+	return &Server{ns: ns}, nil
+}
+
+func options(cfg Config) (*server.Options, error) {
+	listen := cfg.Listen
+	if listen == "" {
+		listen = "127.0.0.1:-1"
+	}
+	host, port, err := splitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("natsembed: listen %q: %w", listen, err)
+	}
+	opts := &server.Options{
+		ServerName:    cfg.Name,
+		Host:          host,
+		Port:          port,
+		NoSigs:        true,
+		NoLog:         cfg.Logger == nil,
+		MaxPayload:    cfg.MaxPayload,
+		MaxPending:    256 << 20,
+		WriteDeadline: 10 * time.Second,
+	}
+	if cfg.Cluster != "" {
+		ch, cp, err := splitHostPort(cfg.Cluster)
+		if err != nil {
+			return nil, fmt.Errorf("natsembed: cluster %q: %w", cfg.Cluster, err)
+		}
+		name := cfg.ClusterName
+		if name == "" {
+			name = "agora"
+		}
+		opts.Cluster = server.ClusterOpts{Name: name, Host: ch, Port: cp}
+		for _, r := range cfg.Routes {
+			r = strings.TrimSpace(r)
+			if r == "" {
+				continue
+			}
+			if !strings.Contains(r, "://") {
+				r = "nats-route://" + r
+			}
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("natsembed: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
+	return opts, nil
+}
+
+func splitHostPort(hp string) (string, int, error) {
+	h, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < -1 || n > 65535 {
+		return "", 0, fmt.Errorf("invalid port %q", p)
+	}
+	if n == 0 {
+		n = -1
+	}
+	return h, n, nil
+}
+
+// ClientURL is the URL clients connect to.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// RouteURL is the URL other members route to ("" without clustering).
+func (s *Server) RouteURL() string {
+	a := s.ns.ClusterAddr()
+	if a == nil {
+		return ""
+	}
+	return "nats-route://" + a.String()
+}
+
+// NumRoutes is the number of routes to other members.
+func (s *Server) NumRoutes() int { return s.ns.NumRoutes() }
+
+// Shutdown stops the server; it is safe to call twice.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+type logAdapter struct{ l *slog.Logger }
+
+func (a *logAdapter) Noticef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Tracef(format string, v ...any)  {}

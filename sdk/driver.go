@@ -1,0 +1,416 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// Config configures a [Driver].
+type Config struct {
+	// NATSURLs are the cluster's NATS servers (any subset works). Ignored
+	// when Conn is set.
+	NATSURLs []string
+	// Conn is an existing NATS connection to use; the driver does not
+	// close it.
+	Conn *nats.Conn
+	// Prefix is the cluster's subject prefix ("" means "agora").
+	Prefix string
+	// Framework describes the framework. An empty ID means the one in
+	// IDFile, or a new random one.
+	Framework wire.FrameworkInfo
+	// IDFile, if set, stores the framework ID so that a restarted
+	// framework resumes as the same framework.
+	IDFile string
+	// ManualAck turns off acknowledging updates when Update returns; the
+	// scheduler then calls [Driver.Acknowledge] itself (at-most-once
+	// processing: acknowledge after the update is durably handled).
+	ManualAck bool
+	// CallTimeout bounds each call to the master (default 5 s).
+	CallTimeout time.Duration
+	// NoReconcile turns off the implicit reconciliation the driver asks
+	// for after every subscription.
+	NoReconcile bool
+	Logger      *slog.Logger
+}
+
+// Errors returned by the driver.
+var (
+	ErrStopped        = errors.New("sdk: driver stopped")
+	ErrNotSubscribed  = errors.New("sdk: not subscribed")
+	ErrAlreadyRunning = errors.New("sdk: driver already running")
+)
+
+// Driver connects a [Scheduler] to the master cluster: it subscribes,
+// follows leader changes (re-subscribing with the same framework ID),
+// delivers events in order, acknowledges updates and makes calls.
+type Driver struct {
+	cfg    Config
+	sched  Scheduler
+	log    *slog.Logger
+	subj   wire.Subjects
+	nc     *nats.Conn
+	ownsNC bool
+	id     wire.FrameworkID
+	fence  wire.TermFence
+
+	events chan wire.Envelope
+	resub  chan struct{}
+
+	mu          sync.Mutex
+	running     bool
+	subscribed  bool
+	term        uint64
+	leader      wire.LeaderInfo
+	heartbeat   time.Duration
+	lastEvent   time.Time
+	stopped     chan struct{}
+	stopOnce    sync.Once
+	subs        []*nats.Subscription
+	teardownErr error
+}
+
+// NewDriver builds a driver; [Driver.Run] connects it.
+func NewDriver(cfg Config, s Scheduler) (*Driver, error) {
+	if s == nil {
+		return nil, errors.New("sdk: nil scheduler")
+	}
+	if cfg.Conn == nil && len(cfg.NATSURLs) == 0 {
+		return nil, errors.New("sdk: NATSURLs or Conn is required")
+	}
+	if cfg.Framework.Name == "" {
+		return nil, errors.New("sdk: Framework.Name is required")
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 5 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	id, err := frameworkID(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Framework.ID = id
+	if err := cfg.Framework.Validate(); err != nil {
+		return nil, fmt.Errorf("sdk: framework: %w", err)
+	}
+	return &Driver{
+		cfg:     cfg,
+		sched:   s,
+		log:     log.With("framework", id),
+		subj:    wire.NewSubjects(cfg.Prefix),
+		id:      id,
+		events:  make(chan wire.Envelope, 1<<16),
+		resub:   make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+	}, nil
+}
+
+func frameworkID(cfg Config) (wire.FrameworkID, error) {
+	if cfg.IDFile != "" {
+		b, err := os.ReadFile(cfg.IDFile)
+		if err == nil {
+			saved := wire.FrameworkID(strings.TrimSpace(string(b)))
+			if cfg.Framework.ID != "" && cfg.Framework.ID != saved {
+				return "", fmt.Errorf("sdk: %s holds framework ID %s, not %s", cfg.IDFile, saved, cfg.Framework.ID)
+			}
+			return saved, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("sdk: read framework ID: %w", err)
+		}
+	}
+	id := cfg.Framework.ID
+	if id == "" {
+		id = wire.FrameworkID(wire.NewID("fw-"))
+	}
+	if cfg.IDFile != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.IDFile), 0o755); err != nil {
+			return "", fmt.Errorf("sdk: store framework ID: %w", err)
+		}
+		if err := os.WriteFile(cfg.IDFile, []byte(string(id)+"\n"), 0o644); err != nil {
+			return "", fmt.Errorf("sdk: store framework ID: %w", err)
+		}
+	}
+	return id, nil
+}
+
+// FrameworkID is the framework's ID, stable across re-subscriptions.
+func (d *Driver) FrameworkID() wire.FrameworkID { return d.id }
+
+// Leader is the leader the driver is subscribed with.
+func (d *Driver) Leader() wire.LeaderInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.leader
+}
+
+// Run connects, subscribes and delivers events to the scheduler until ctx
+// ends or Stop is called. It returns nil after Stop, ctx.Err() when ctx
+// ends.
+func (d *Driver) Run(ctx context.Context) error {
+	d.mu.Lock()
+	if d.running {
+		d.mu.Unlock()
+		return ErrAlreadyRunning
+	}
+	d.running = true
+	d.mu.Unlock()
+	if err := d.connect(); err != nil {
+		return err
+	}
+	defer d.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); d.subscribeLoop(ctx) }()
+	go func() { defer wg.Done(); d.watchdog(ctx) }()
+	defer wg.Wait()
+	d.kickResubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-d.stopped:
+			cancel()
+			return d.teardownErr
+		case env := <-d.events:
+			d.dispatch(ctx, env)
+		}
+	}
+}
+
+func (d *Driver) connect() error {
+	if d.cfg.Conn != nil {
+		d.nc = d.cfg.Conn
+	} else {
+		nc, err := nats.Connect(strings.Join(d.cfg.NATSURLs, ","),
+			nats.Name("agora-framework-"+string(d.id)),
+			nats.MaxReconnects(-1),
+			nats.ReconnectWait(100*time.Millisecond),
+		)
+		if err != nil {
+			return fmt.Errorf("sdk: connect NATS: %w", err)
+		}
+		d.nc, d.ownsNC = nc, true
+	}
+	enqueue := func(m *nats.Msg) {
+		env, err := wire.Decode(m.Data)
+		if err != nil {
+			d.log.Warn("undecodable event", "err", err)
+			return
+		}
+		select {
+		case d.events <- env:
+		default:
+			d.log.Error("event queue full; event dropped", "type", env.Type)
+		}
+	}
+	for _, subject := range []string{d.subj.Framework(d.id), d.subj.Leader()} {
+		s, err := d.nc.Subscribe(subject, enqueue)
+		if err != nil {
+			d.close()
+			return fmt.Errorf("sdk: subscribe %s: %w", subject, err)
+		}
+		_ = s.SetPendingLimits(1<<20, 1<<30)
+		d.subs = append(d.subs, s)
+	}
+	return d.nc.Flush()
+}
+
+func (d *Driver) close() {
+	for _, s := range d.subs {
+		_ = s.Unsubscribe()
+	}
+	d.subs = nil
+	if d.ownsNC && d.nc != nil {
+		d.nc.Close()
+	}
+}
+
+func (d *Driver) kickResubscribe() {
+	d.mu.Lock()
+	d.subscribed = false
+	d.mu.Unlock()
+	select {
+	case d.resub <- struct{}{}:
+	default:
+	}
+}
+
+// subscribeLoop sends SUBSCRIBE, with backoff, whenever a (re-)subscription
+// is needed. The SUBSCRIBED event itself arrives on the event subject.
+func (d *Driver) subscribeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.resub:
+		}
+		backoff := 50 * time.Millisecond
+		for ctx.Err() == nil {
+			err := d.subscribeOnce(ctx)
+			if err == nil {
+				break
+			}
+			var we *wire.Error
+			if errors.As(err, &we) && (we.Code == wire.CodeForbidden || we.Code == wire.CodeInvalid) {
+				d.events <- errorEvent(err)
+			}
+			d.log.Debug("subscribe failed; retrying", "err", err, "in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+		}
+	}
+}
+
+func errorEvent(err error) wire.Envelope {
+	return wire.Envelope{V: wire.Version, Type: "driver-error", Body: []byte(fmt.Sprintf("%q", err.Error()))}
+}
+
+func (d *Driver) subscribeOnce(ctx context.Context) error {
+	var sub wire.Subscribed
+	_, err := d.request(ctx, wire.TypeSubscribe, wire.Subscribe{Framework: d.cfg.Framework}, &sub)
+	return err
+}
+
+// watchdog re-subscribes when the master has been silent for three
+// heartbeat intervals.
+func (d *Driver) watchdog(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		silent := d.subscribed && d.heartbeat > 0 && time.Since(d.lastEvent) > 3*d.heartbeat
+		d.mu.Unlock()
+		if silent {
+			d.log.Warn("master silent; re-subscribing")
+			d.events <- wire.Envelope{V: wire.Version, Type: "driver-disconnected"}
+			d.kickResubscribe()
+		}
+		// Heartbeat to the master so that it sees the framework alive.
+		d.mu.Lock()
+		sub := d.subscribed
+		d.mu.Unlock()
+		if sub {
+			d.cast(wire.TypeHeartbeat, wire.Heartbeat{})
+		}
+	}
+}
+
+// dispatch delivers one event to the scheduler.
+func (d *Driver) dispatch(ctx context.Context, env wire.Envelope) {
+	switch env.Type {
+	case "driver-error":
+		var msg string
+		_ = wire.DecodeBody(wire.Envelope{Type: env.Type, Body: env.Body}, &msg)
+		d.sched.Error(ctx, d, errors.New(msg))
+		return
+	case "driver-disconnected":
+		d.sched.Disconnected(ctx, d)
+		return
+	}
+	if !d.fence.Admit(env.Term) {
+		d.log.Debug("dropped event from an old term", "type", env.Type, "term", env.Term)
+		return
+	}
+	d.mu.Lock()
+	d.lastEvent = time.Now()
+	current := d.subscribed && env.Term == d.term
+	d.mu.Unlock()
+	switch env.Type {
+	case wire.TypeLeader:
+		var li wire.LeaderInfo
+		if wire.DecodeBody(env, &li) == nil && !current && d.isStale(env.Term) {
+			d.kickResubscribe()
+		}
+	case wire.TypeSubscribed:
+		var s wire.Subscribed
+		if err := wire.DecodeBody(env, &s); err != nil {
+			return
+		}
+		d.mu.Lock()
+		d.subscribed, d.term, d.leader, d.heartbeat = true, env.Term, s.Leader, s.HeartbeatInterval.D()
+		d.mu.Unlock()
+		d.sched.Subscribed(ctx, d, s)
+		if !d.cfg.NoReconcile {
+			_, _ = d.Reconcile(ctx)
+		}
+	case wire.TypeOffers:
+		var o wire.Offers
+		if current && wire.DecodeBody(env, &o) == nil {
+			d.sched.Offers(ctx, d, o.Offers)
+		}
+	case wire.TypeRescind:
+		var r wire.Rescind
+		if wire.DecodeBody(env, &r) == nil {
+			d.sched.Rescind(ctx, d, r.OfferID)
+		}
+	case wire.TypeUpdate:
+		var u wire.Update
+		if wire.DecodeBody(env, &u) != nil {
+			return
+		}
+		d.sched.Update(ctx, d, u.Status)
+		if !d.cfg.ManualAck && u.Status.UUID != "" {
+			d.ackAsync(u.Status)
+		}
+	case wire.TypeFailure:
+		var f wire.Failure
+		if wire.DecodeBody(env, &f) == nil {
+			d.sched.Failure(ctx, d, f)
+		}
+	case wire.TypeError:
+		d.sched.Error(ctx, d, wire.ReplyError(env))
+	case wire.TypeHeartbeat:
+	}
+}
+
+// isStale reports whether an announced term is newer than the one the
+// driver is subscribed in.
+func (d *Driver) isStale(term uint64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return term > d.term
+}
+
+// Stop stops the driver. With failover false the framework is torn down:
+// the master kills its tasks and forgets it. With failover true it only
+// disconnects; its tasks keep running until its failover timeout, and a
+// new driver with the same ID resumes it.
+func (d *Driver) Stop(ctx context.Context, failover bool) error {
+	var err error
+	d.stopOnce.Do(func() {
+		if !failover {
+			_, err = d.request(ctx, wire.TypeTeardown, struct{}{}, nil)
+			if err == nil && d.cfg.IDFile != "" {
+				_ = os.Remove(d.cfg.IDFile)
+			}
+		}
+		d.teardownErr = err
+		close(d.stopped)
+	})
+	return err
+}
