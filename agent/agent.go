@@ -46,6 +46,7 @@ type Agent struct {
 	nc    *nats.Conn
 	fence wire.TermFence
 	upd   *updateManager
+	store *checkpointStore
 
 	mu             sync.Mutex
 	tasks          map[taskKey]*task
@@ -126,15 +127,30 @@ func Start(cfg Config) (*Agent, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 	}
+	store, rec, err := openCheckpoints(cfg.WorkDir)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	a.store = store
 	a.upd = newUpdateManager(a.sendUpdate, cfg.UpdateBackoffMin, cfg.UpdateBackoffMax)
 	a.upd.onDone = a.forgetTask
+	a.upd.persist = store.addUpdate
+	a.upd.persistAck = func(k taskKey, uuid string) {
+		if err := store.ackUpdate(k.fw, k.task, uuid); err != nil {
+			a.log.Warn("checkpoint ack", "err", err)
+		}
+	}
 	log.Info("agent starting", "resources", res.String(), "isolation", a.info.Isolation, "executor", exec.Name())
+	a.recover(rec)
 	if err := a.connect(); err != nil {
 		cancel()
+		store.close()
 		return nil, err
 	}
 	a.goFunc(a.registerLoop)
 	a.goFunc(a.retryLoop)
+	a.goFunc(a.gcLoop)
 	return a, nil
 }
 
@@ -262,6 +278,7 @@ func (a *Agent) Stop(killTasks bool) {
 			a.nc.Close()
 		}
 		a.wg.Wait()
+		a.store.close()
 	})
 }
 

@@ -32,7 +32,10 @@ type Config struct {
 	// unacknowledged status updates.
 	UpdateBackoffMin time.Duration
 	UpdateBackoffMax time.Duration
-	Logger           *slog.Logger
+	// SandboxGCDelay is how long the sandbox of an ended task is kept
+	// (0 keeps sandboxes forever).
+	SandboxGCDelay time.Duration
+	Logger         *slog.Logger
 }
 
 // DefaultConfig returns the defaults; the caller sets WorkDir and NATSURLs.
@@ -43,6 +46,7 @@ func DefaultConfig() Config {
 		RegisterTimeout:  2 * time.Second,
 		UpdateBackoffMin: time.Second,
 		UpdateBackoffMax: time.Minute,
+		SandboxGCDelay:   24 * time.Hour,
 	}
 }
 

@@ -117,6 +117,9 @@ func (a *Agent) retryLoop() {
 }
 
 func (a *Agent) sendUpdate(up wire.StatusUpdate) {
+	if a.nc == nil {
+		return // recovering: updates go out after registration
+	}
 	data, err := wire.Encode(wire.TypeStatusUpdate, string(a.id), 0, up)
 	if err != nil {
 		a.log.Error("encode update", "err", err)

@@ -65,7 +65,12 @@ func (a *Agent) update(fw wire.FrameworkID, id wire.TaskID, state wire.TaskState
 	if exit != nil {
 		st.ExitCode, st.Signal = exit.ExitCode, exit.Signal
 	}
-	a.upd.add(wire.StatusUpdate{FrameworkID: fw, Status: st})
+	if err := a.upd.add(wire.StatusUpdate{FrameworkID: fw, Status: st}); err != nil {
+		// Without its checkpoint the update could be lost on a restart;
+		// send it anyway and say so.
+		a.log.Error("cannot checkpoint status update; sending it unprotected", "task", id, "state", state, "err", err)
+		a.upd.enqueue(wire.StatusUpdate{FrameworkID: fw, Status: st})
+	}
 }
 
 // launch starts one task, reporting STARTING, then RUNNING or a failure.
@@ -94,6 +99,9 @@ func (a *Agent) launch(fw wire.FrameworkID, info wire.TaskInfo) {
 	t.proc = proc
 	t.state = wire.TaskRunning
 	a.mu.Unlock()
+	if err := a.store.saveTask(proc.Checkpoint()); err != nil {
+		a.log.Error("cannot checkpoint task; a restarted agent will not recover it", "task", info.TaskID, "err", err)
+	}
 	a.update(fw, info.TaskID, wire.TaskRunning, "", "", nil)
 	a.goFunc(func() { a.watch(k, t) })
 }
@@ -118,6 +126,7 @@ func (a *Agent) forgetTask(k taskKey) {
 	defer a.mu.Unlock()
 	if t := a.tasks[k]; t != nil && t.done {
 		delete(a.tasks, k)
+		a.store.removeTask(k.fw, k.task)
 	}
 }
 

@@ -27,14 +27,31 @@ type updateManager struct {
 	maxBackoff time.Duration
 	now        func() time.Time
 	onDone     func(taskKey) // a terminal update was acknowledged
+	// persist, if set, checkpoints an update before it is first sent, and
+	// persistAck an acknowledgement.
+	persist    func(wire.StatusUpdate) error
+	persistAck func(k taskKey, uuid string)
 }
 
 func newUpdateManager(send func(wire.StatusUpdate), minB, maxB time.Duration) *updateManager {
 	return &updateManager{streams: map[taskKey]*updateStream{}, send: send, minBackoff: minB, maxBackoff: maxB, now: time.Now}
 }
 
-// add queues an update; it is sent at once if it is the task's only one.
-func (u *updateManager) add(up wire.StatusUpdate) {
+// add checkpoints and queues an update; it is sent at once if it is the
+// task's only one.
+func (u *updateManager) add(up wire.StatusUpdate) error {
+	if u.persist != nil {
+		if err := u.persist(up); err != nil {
+			return err
+		}
+	}
+	u.enqueue(up)
+	return nil
+}
+
+// enqueue queues an update without checkpointing it (recovery replays
+// updates that are already in the checkpoint).
+func (u *updateManager) enqueue(up wire.StatusUpdate) {
 	k := taskKey{up.FrameworkID, up.Status.TaskID}
 	u.mu.Lock()
 	s := u.streams[k]
@@ -65,6 +82,9 @@ func (u *updateManager) ack(k taskKey, uuid string) bool {
 	}
 	acked := s.queue[0]
 	s.queue = s.queue[1:]
+	if u.persistAck != nil {
+		u.persistAck(k, uuid)
+	}
 	var next *wire.StatusUpdate
 	if len(s.queue) > 0 {
 		next = &s.queue[0]
@@ -114,4 +134,29 @@ func (u *updateManager) pending(k taskKey) bool {
 	defer u.mu.Unlock()
 	s := u.streams[k]
 	return s != nil && len(s.queue) > 0
+}
+
+// snapshot returns every queued update, for compacting the checkpoint.
+func (u *updateManager) snapshot() []wire.StatusUpdate {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []wire.StatusUpdate
+	for _, s := range u.streams {
+		out = append(out, s.queue...)
+	}
+	return out
+}
+
+// hasTerminal reports whether a terminal update for the task is queued.
+func (u *updateManager) hasTerminal(k taskKey) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if s := u.streams[k]; s != nil {
+		for _, up := range s.queue {
+			if up.Status.State.Terminal() {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -463,8 +463,8 @@ func ValidID(field, id string) error {
 	if len(id) > 200 {
 		return fmt.Errorf("%s: longer than 200 characters", field)
 	}
-	if strings.ContainsAny(id, ".*> \t\r\n") {
-		return fmt.Errorf("%s %q: must not contain '.', '*', '>' or white space", field, id)
+	if strings.ContainsAny(id, ".*>/\\ \t\r\n") {
+		return fmt.Errorf("%s %q: must not contain '.', '*', '>', '/', '\\' or white space", field, id)
 	}
 	return nil
 }
