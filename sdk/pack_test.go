@@ -71,7 +71,7 @@ func TestPackFitsVeto(t *testing.T) {
 
 func TestTaskBuilder(t *testing.T) {
 	b := Task("x").Shell("echo $K").CPUs(0.5).Mem(64).Disk(10).Env("K", "v").Label("l", "1").KillGrace(2 * time.Second)
-	info := b.On("a1", wire.Ranges{{5, 5}})
+	info := b.On("a1", wire.Ranges{{Begin: 5, End: 5}})
 	if err := info.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func (f FrameworkInfo) Validate() error {
 		return err
 	}
 	for _, r := range f.Roles {
-		if err := ValidID("role", r); err != nil {
+		if err := ValidRole(r); err != nil {
 			return err
 		}
 	}
@@ -453,6 +453,17 @@ type LeaderInfo struct {
 
 // Validate implements Validator.
 func (l LeaderInfo) Validate() error { return required("name", l.Name) }
+
+// DefaultRole is the role of frameworks that name none.
+const DefaultRole = "*"
+
+// ValidRole accepts "*" (the default role) and any valid ID.
+func ValidRole(role string) error {
+	if role == DefaultRole {
+		return nil
+	}
+	return ValidID("role", role)
+}
 
 // ValidID rejects IDs that are empty, too long, or would break a NATS
 // subject (dots, wildcards, white space).

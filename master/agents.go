@@ -1,0 +1,198 @@
+package master
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/agora-cluster/agora/master/registry"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// onAgentMessage handles everything agents send. Messages from one agent
+// arrive in order; registration, which writes to raft, runs on its own
+// goroutine so that many agents' admissions batch into few raft commits.
+func (l *leader) onAgentMessage(msg *nats.Msg) {
+	env, err := wire.Decode(msg.Data)
+	if err != nil {
+		l.reply(msg, "", nil, wire.Errorf(wire.CodeInvalid, "%v", err))
+		return
+	}
+	subjectAgent := wire.AgentID(wire.LastToken(msg.Subject))
+	switch env.Type {
+	case wire.TypeRegisterAgent:
+		var req wire.RegisterAgent
+		if err := wire.DecodeBody(env, &req); err != nil {
+			l.reply(msg, "", nil, wire.Errorf(wire.CodeInvalid, "%v", err))
+			return
+		}
+		if req.Agent.ID != subjectAgent {
+			l.reply(msg, "", nil, wire.Errorf(wire.CodeForbidden, "agent %s may not register as %s", subjectAgent, req.Agent.ID))
+			return
+		}
+		l.goFunc(func() { l.registerAgent(msg, req) })
+	case wire.TypeAgentHeartbeat:
+		l.agentHeartbeat(subjectAgent)
+	case wire.TypeStatusUpdate:
+		var up wire.StatusUpdate
+		if err := wire.DecodeBody(env, &up); err != nil {
+			l.log.Warn("bad status update", "agent", subjectAgent, "err", err)
+			return
+		}
+		up.Status.AgentID = subjectAgent
+		l.statusUpdate(subjectAgent, up)
+	default:
+		l.reply(msg, "", nil, wire.Errorf(wire.CodeInvalid, "unknown message type %q from an agent", env.Type))
+	}
+}
+
+// registerAgent admits (through raft) or re-admits an agent and rebuilds
+// the leader's picture of it from the tasks it reports.
+func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
+	info := req.Agent
+	rec, known := l.m.fsm.Agent(info.ID)
+	if known && rec.State == registry.AgentGone {
+		l.reply(msg, "", nil, wire.Errorf(wire.CodeForbidden, "agent %s was marked gone and may not re-register; start it with a fresh work dir", info.ID))
+		return
+	}
+	if !known || rec.State != registry.AgentActive || !sameAgentInfo(rec.Info, info) {
+		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+		err := l.m.applyRegisterAgent(ctx, info)
+		cancel()
+		if err != nil {
+			l.reply(msg, "", nil, asWireError(err))
+			return
+		}
+	}
+	l.mu.Lock()
+	if !l.active() {
+		l.mu.Unlock()
+		return
+	}
+	var lost []*taskState
+	if old := l.agents[info.ID]; old != nil {
+		// The agent registered with this leader before (it restarted or
+		// lost its connection): drop what was offered from it and learn
+		// again what runs there.
+		l.rescindAgentOffers(info.ID)
+		reported := map[taskKey]bool{}
+		for _, rt := range req.Tasks {
+			reported[taskKey{rt.FrameworkID, rt.Task.TaskID}] = true
+		}
+		for k, t := range old.tasks {
+			if !reported[k] {
+				lost = append(lost, t)
+			}
+		}
+		l.alloc.RemoveAgent(info.ID)
+	}
+	a := &agentState{info: info, lastSeen: time.Now(), tasks: map[taskKey]*taskState{}}
+	l.agents[info.ID] = a
+	used := map[wire.FrameworkID]wire.Resources{}
+	for _, rt := range req.Tasks {
+		k := taskKey{rt.FrameworkID, rt.Task.TaskID}
+		t := l.tasks[k]
+		if t == nil {
+			t = &taskState{fw: rt.FrameworkID, agent: info.ID, info: rt.Task}
+			l.tasks[k] = t
+		}
+		prev := t.status.State
+		t.agent = info.ID
+		t.recovered = false
+		t.status = wire.TaskStatus{TaskID: rt.Task.TaskID, AgentID: info.ID, State: rt.State, Source: wire.SourceAgent, Timestamp: time.Now()}
+		if prev == wire.TaskUnreachable {
+			// The framework was told the task was unreachable: tell it
+			// what the agent says now.
+			st := t.status
+			st.Source, st.Message = wire.SourceMaster, "agent "+string(info.ID)+" re-registered"
+			l.sendUpdate(t.fw, st)
+		}
+		a.tasks[k] = t
+		used[rt.FrameworkID] = used[rt.FrameworkID].Add(rt.Task.Resources)
+	}
+	l.alloc.AddAgent(info.ID, info.Hostname, info.Resources, info.Attributes, used)
+	for _, t := range lost {
+		t.recovered = true // the agent's ledger was rebuilt without it
+		st := masterUpdate(t.info.TaskID, info.ID, wire.TaskLost, wire.ReasonAgentRestarted,
+			"agent %s re-registered without this task", info.ID)
+		l.setTaskStatus(t, st)
+		l.sendUpdate(t.fw, st)
+	}
+	l.markDirty(info.ID)
+	l.mu.Unlock()
+
+	l.log.Debug("agent registered", "agent", info.ID, "tasks", len(req.Tasks), "known", known)
+	l.reply(msg, wire.TypeAgentRegistered, wire.AgentRegistered{
+		AgentID:           info.ID,
+		HeartbeatInterval: wire.Duration(l.m.cfg.AgentHeartbeatInterval),
+		Leader:            l.info(),
+	}, nil)
+}
+
+func sameAgentInfo(a, b wire.AgentInfo) bool {
+	if a.Hostname != b.Hostname || !a.Resources.Equal(b.Resources) || a.Isolation != b.Isolation ||
+		a.Address != b.Address || len(a.Attributes) != len(b.Attributes) {
+		return false
+	}
+	for k, v := range a.Attributes {
+		if b.Attributes[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *leader) agentHeartbeat(id wire.AgentID) {
+	l.mu.Lock()
+	a := l.agents[id]
+	if a != nil {
+		a.lastSeen = time.Now()
+	}
+	l.mu.Unlock()
+	if a == nil {
+		// An agent this leader has not heard register (it missed the
+		// announcement, or the leader changed): ask it to re-register.
+		l.publish(l.m.subj.Agent(id), wire.TypeReregister, l.info())
+	}
+}
+
+// statusUpdate records an agent's status update and forwards it to the
+// framework, which acknowledges it through ACKNOWLEDGE.
+func (l *leader) statusUpdate(agent wire.AgentID, up wire.StatusUpdate) {
+	l.mu.Lock()
+	a := l.agents[agent]
+	if a == nil {
+		l.mu.Unlock()
+		// Not re-registered yet: the agent keeps the update and resends it.
+		l.publish(l.m.subj.Agent(agent), wire.TypeReregister, l.info())
+		return
+	}
+	a.lastSeen = time.Now()
+	k := taskKey{up.FrameworkID, up.Status.TaskID}
+	if t := l.tasks[k]; t != nil && t.agent == agent {
+		l.setTaskStatus(t, up.Status)
+	}
+	_, fwKnown := l.frameworks[up.FrameworkID]
+	l.mu.Unlock()
+	if fwKnown {
+		l.sendUpdate(up.FrameworkID, up.Status)
+	}
+}
+
+// rescindAgentOffers withdraws every outstanding offer of an agent.
+// l.mu is held.
+func (l *leader) rescindAgentOffers(id wire.AgentID) {
+	for oid, o := range l.offers {
+		if o.AgentID == id {
+			l.rescind(oid, o)
+		}
+	}
+}
+
+func asWireError(err error) *wire.Error {
+	if we, ok := err.(*wire.Error); ok {
+		return we
+	}
+	return wire.Errorf(wire.CodeUnavailable, "%v", err)
+}

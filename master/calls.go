@@ -1,0 +1,386 @@
+package master
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/agora-cluster/agora/master/registry"
+
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// onCall handles a scheduler call. Calls from one framework are handled in
+// order; SUBSCRIBE, which may write to raft, runs on its own goroutine.
+func (l *leader) onCall(msg *nats.Msg) {
+	env, err := wire.Decode(msg.Data)
+	if err != nil {
+		l.reply(msg, "", nil, wire.Errorf(wire.CodeInvalid, "%v", err))
+		return
+	}
+	fw := wire.FrameworkID(wire.LastToken(msg.Subject))
+	if env.From != string(fw) {
+		l.reply(msg, "", nil, wire.Errorf(wire.CodeForbidden, "call from %q on the subject of framework %q", env.From, fw))
+		return
+	}
+	if env.Type == wire.TypeSubscribe {
+		var sub wire.Subscribe
+		if err := wire.DecodeBody(env, &sub); err != nil {
+			l.reply(msg, "", nil, wire.Errorf(wire.CodeInvalid, "%v", err))
+			return
+		}
+		if sub.Framework.ID != fw {
+			l.reply(msg, "", nil, wire.Errorf(wire.CodeForbidden, "framework %s may not subscribe as %s", fw, sub.Framework.ID))
+			return
+		}
+		l.goFunc(func() { l.subscribe(msg, sub.Framework) })
+		return
+	}
+	l.touch(fw)
+	var body any
+	var callErr error
+	switch env.Type {
+	case wire.TypeAccept:
+		var c wire.Accept
+		if callErr = decodeCall(env, &c); callErr == nil {
+			body, callErr = l.accept(fw, c)
+		}
+	case wire.TypeDecline:
+		var c wire.Decline
+		if callErr = decodeCall(env, &c); callErr == nil {
+			callErr = l.decline(fw, c)
+		}
+	case wire.TypeRevive:
+		var c wire.Revive
+		if callErr = decodeCall(env, &c); callErr == nil {
+			callErr = l.revive(fw, c.Roles)
+		}
+	case wire.TypeSuppress:
+		var c wire.Suppress
+		if callErr = decodeCall(env, &c); callErr == nil {
+			callErr = l.suppress(fw, c.Roles)
+		}
+	case wire.TypeKill:
+		var c wire.Kill
+		if callErr = decodeCall(env, &c); callErr == nil {
+			callErr = l.kill(fw, c)
+		}
+	case wire.TypeShutdown:
+		var c wire.Shutdown
+		if callErr = decodeCall(env, &c); callErr == nil {
+			callErr = l.shutdownOnAgent(fw, c.AgentID)
+		}
+	case wire.TypeAcknowledge:
+		var c wire.Acknowledge
+		if callErr = decodeCall(env, &c); callErr == nil {
+			callErr = l.acknowledge(fw, c)
+		}
+	case wire.TypeReconcile:
+		var c wire.Reconcile
+		if callErr = decodeCall(env, &c); callErr == nil {
+			body, callErr = l.reconcile(fw, c)
+		}
+	case wire.TypeMessage:
+		var c wire.Message
+		if callErr = decodeCall(env, &c); callErr == nil {
+			callErr = l.message(fw, c)
+		}
+	case wire.TypeTeardown:
+		l.goFunc(func() { l.reply(msg, wire.TypeAck, wire.Ack{}, l.teardown(fw)) })
+		return
+	case wire.TypeHeartbeat:
+		callErr = l.frameworkHeartbeat(fw)
+	default:
+		callErr = wire.Errorf(wire.CodeInvalid, "unknown call %q", env.Type)
+	}
+	if body == nil {
+		body = wire.Ack{}
+	}
+	l.reply(msg, wire.TypeAck, body, callErr)
+}
+
+func decodeCall(env wire.Envelope, v any) error {
+	if err := wire.DecodeBody(env, v); err != nil {
+		return wire.Errorf(wire.CodeInvalid, "%v", err)
+	}
+	return nil
+}
+
+// connected returns the framework if it is subscribed. l.mu is held.
+func (l *leader) connected(fw wire.FrameworkID) (*frameworkState, error) {
+	f := l.frameworks[fw]
+	if f == nil {
+		return nil, wire.Errorf(wire.CodeUnknownFramework, "framework %s is not registered; SUBSCRIBE first", fw)
+	}
+	if !f.connected {
+		return nil, wire.Errorf(wire.CodeUnknownFramework, "framework %s is not subscribed with this leader (term %d); SUBSCRIBE again", fw, l.term)
+	}
+	return f, nil
+}
+
+// subscribe registers a framework through raft (new, changed, or back
+// from a disconnection) and starts offering to it.
+func (l *leader) subscribe(msg *nats.Msg, info wire.FrameworkInfo) {
+	if len(info.Roles) == 0 {
+		info.Roles = []string{"*"}
+	}
+	rec, known := l.m.fsm.Framework(info.ID)
+	if !known || !sameFrameworkInfo(rec.Info, info) || !rec.DisconnectedAt.IsZero() {
+		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+		err := l.m.applyRegisterFramework(ctx, info)
+		cancel()
+		if err != nil {
+			l.reply(msg, "", nil, asWireError(err))
+			return
+		}
+	}
+	l.mu.Lock()
+	if !l.active() {
+		l.mu.Unlock()
+		return
+	}
+	f := l.frameworks[info.ID]
+	if f == nil {
+		f = &frameworkState{offers: map[wire.OfferID]*offer{}}
+		l.frameworks[info.ID] = f
+		l.alloc.AddFramework(info.ID, info.Roles, true)
+	} else {
+		// A re-subscription invalidates what was offered before.
+		for oid, o := range f.offers {
+			l.rescind(oid, o)
+		}
+		l.alloc.RemoveFramework(info.ID)
+		l.alloc.AddFramework(info.ID, info.Roles, true)
+		l.reallocateTasksOf(info.ID)
+	}
+	f.info = info
+	f.connected = true
+	f.lastSeen = time.Now()
+	f.disconnectedAt = time.Time{}
+	f.removing = false
+	l.markAll()
+	l.mu.Unlock()
+
+	sub := wire.Subscribed{
+		FrameworkID:       info.ID,
+		HeartbeatInterval: wire.Duration(l.m.cfg.FrameworkHeartbeatInterval),
+		Leader:            l.info(),
+	}
+	// The event goes out on the framework's subject before any offer, so
+	// the driver sees SUBSCRIBED first; the reply confirms the call.
+	l.publish(l.m.subj.Framework(info.ID), wire.TypeSubscribed, sub)
+	l.reply(msg, wire.TypeSubscribed, sub, nil)
+	l.log.Info("framework subscribed", "framework", info.ID, "name", info.Name, "known", known)
+}
+
+// reallocateTasksOf re-adds the resources of a framework's running tasks
+// to the allocator after the framework was re-added. l.mu is held.
+func (l *leader) reallocateTasksOf(fw wire.FrameworkID) {
+	for k, t := range l.tasks {
+		if k.fw == fw && !t.recovered {
+			l.alloc.Allocated(t.agent, fw, t.info.Resources)
+		}
+	}
+}
+
+// touch notes that a framework is alive.
+func (l *leader) touch(fw wire.FrameworkID) {
+	l.mu.Lock()
+	if f := l.frameworks[fw]; f != nil {
+		f.lastSeen = time.Now()
+	}
+	l.mu.Unlock()
+}
+
+func sameFrameworkInfo(a, b wire.FrameworkInfo) bool {
+	if a.Name != b.Name || a.Principal != b.Principal || a.FailoverTimeout != b.FailoverTimeout ||
+		a.Hostname != b.Hostname || len(a.Roles) != len(b.Roles) {
+		return false
+	}
+	for i := range a.Roles {
+		if a.Roles[i] != b.Roles[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *leader) frameworkHeartbeat(fw wire.FrameworkID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.connected(fw)
+	return err
+}
+
+func (l *leader) revive(fw wire.FrameworkID, roles []string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.connected(fw); err != nil {
+		return err
+	}
+	l.alloc.Revive(fw, roles)
+	l.markAll()
+	return nil
+}
+
+func (l *leader) suppress(fw wire.FrameworkID, roles []string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.connected(fw); err != nil {
+		return err
+	}
+	l.alloc.Suppress(fw, roles)
+	return nil
+}
+
+// kill asks the task's agent to kill it. An unknown task is answered with
+// TASK_UNKNOWN rather than silence.
+func (l *leader) kill(fw wire.FrameworkID, c wire.Kill) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.connected(fw); err != nil {
+		return err
+	}
+	t := l.task(fw, c.TaskID)
+	if t == nil {
+		if c.AgentID != "" {
+			if rec, ok := l.m.fsm.Agent(c.AgentID); ok && l.agents[c.AgentID] == nil && rec.State != registry.AgentGone {
+				return wire.Errorf(wire.CodeUnavailable, "agent %s has not re-registered with this leader yet; retry the kill", c.AgentID)
+			}
+		}
+		l.sendUpdate(fw, masterUpdate(c.TaskID, c.AgentID, wire.TaskUnknown, wire.ReasonTaskUnknown,
+			"task %s is not known to the master", c.TaskID))
+		return nil
+	}
+	l.publish(l.m.subj.Agent(t.agent), wire.TypeKillTask, wire.KillTask{FrameworkID: fw, TaskID: c.TaskID, Reason: wire.ReasonKilledByFramework})
+	return nil
+}
+
+func (l *leader) shutdownOnAgent(fw wire.FrameworkID, agent wire.AgentID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.connected(fw); err != nil {
+		return err
+	}
+	if l.agents[agent] == nil {
+		return wire.Errorf(wire.CodeUnknownAgent, "agent %s is not registered", agent)
+	}
+	l.publish(l.m.subj.Agent(agent), wire.TypeShutdownFramework, wire.ShutdownFramework{FrameworkID: fw})
+	return nil
+}
+
+// acknowledge relays a framework's acknowledgement to the agent.
+func (l *leader) acknowledge(fw wire.FrameworkID, c wire.Acknowledge) error {
+	l.mu.Lock()
+	_, err := l.connected(fw)
+	_, agentKnown := l.agents[c.AgentID]
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if !agentKnown {
+		return wire.Errorf(wire.CodeUnknownAgent, "agent %s is not registered with this leader; the update will be resent", c.AgentID)
+	}
+	l.publish(l.m.subj.Agent(c.AgentID), wire.TypeStatusAck, wire.StatusAck{FrameworkID: fw, TaskID: c.TaskID, UUID: c.UUID})
+	return nil
+}
+
+// reconcile answers with the master's latest knowledge of the asked tasks
+// (or all non-terminal tasks of the framework). Tasks on agents that have
+// not yet re-registered after a failover are not guessed at: the reply
+// counts them and their agents answer when they re-register.
+func (l *leader) reconcile(fw wire.FrameworkID, c wire.Reconcile) (wire.ReconcileResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var res wire.ReconcileResult
+	if _, err := l.connected(fw); err != nil {
+		return res, err
+	}
+	var out []wire.TaskStatus
+	if len(c.Tasks) == 0 {
+		for k, t := range l.tasks {
+			if k.fw == fw {
+				out = append(out, reconciled(t.status))
+			}
+		}
+	} else {
+		for _, rt := range c.Tasks {
+			if t := l.task(fw, rt.TaskID); t != nil {
+				out = append(out, reconciled(t.status))
+				continue
+			}
+			if rt.AgentID != "" && l.agents[rt.AgentID] == nil {
+				if rec, ok := l.m.fsm.Agent(rt.AgentID); ok && rec.State == registry.AgentActive {
+					res.Pending = append(res.Pending, rt.TaskID)
+					continue
+				}
+			}
+			out = append(out, masterUpdate(rt.TaskID, rt.AgentID, wire.TaskUnknown, wire.ReasonReconciliation,
+				"task %s is not known to the master", rt.TaskID))
+		}
+	}
+	for _, st := range out {
+		l.sendUpdate(fw, st)
+	}
+	res.Answered = len(out)
+	return res, nil
+}
+
+func reconciled(st wire.TaskStatus) wire.TaskStatus {
+	st.Reason = wire.ReasonReconciliation
+	st.Source = wire.SourceMaster
+	st.UUID = ""
+	st.Timestamp = time.Now()
+	return st
+}
+
+func (l *leader) message(fw wire.FrameworkID, c wire.Message) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.connected(fw); err != nil {
+		return err
+	}
+	if l.agents[c.AgentID] == nil {
+		return wire.Errorf(wire.CodeUnknownAgent, "agent %s is not registered", c.AgentID)
+	}
+	l.publish(l.m.subj.Agent(c.AgentID), wire.TypeFrameworkMessage, wire.FrameworkMessage{FrameworkID: fw, Message: c})
+	return nil
+}
+
+// teardown removes a framework: its offers are rescinded, its tasks
+// killed everywhere, and it is removed from the registry.
+func (l *leader) teardown(fw wire.FrameworkID) error {
+	l.mu.Lock()
+	f := l.frameworks[fw]
+	if f == nil {
+		l.mu.Unlock()
+		return wire.Errorf(wire.CodeUnknownFramework, "framework %s is not registered", fw)
+	}
+	for oid, o := range f.offers {
+		l.rescind(oid, o)
+	}
+	agents := map[wire.AgentID]bool{}
+	for k, t := range l.tasks {
+		if k.fw == fw {
+			agents[t.agent] = true
+		}
+	}
+	f.connected = false
+	l.alloc.SetFrameworkActive(fw, false)
+	l.mu.Unlock()
+	for a := range agents {
+		l.publish(l.m.subj.Agent(a), wire.TypeShutdownFramework, wire.ShutdownFramework{FrameworkID: fw})
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+	defer cancel()
+	if err := l.m.applyRemoveFramework(ctx, fw); err != nil {
+		return asWireError(err)
+	}
+	l.mu.Lock()
+	delete(l.frameworks, fw)
+	l.alloc.RemoveFramework(fw)
+	l.mu.Unlock()
+	l.log.Info("framework torn down", "framework", fw)
+	return nil
+}

@@ -1,0 +1,110 @@
+package master
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/agora-cluster/agora/master/natsembed"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// Command is `agora master`.
+func Command() *cli.Command {
+	d := DefaultConfig()
+	return &cli.Command{
+		Name:  "master",
+		Usage: "run a master (one of three: a leader and two standbys)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "this master's name (its raft server ID)", Required: true},
+			&cli.StringFlag{Name: "data-dir", Usage: "raft log, stable store and snapshots", Required: true},
+			&cli.StringFlag{Name: "raft-addr", Usage: "raft transport address host:port", Required: true},
+			&cli.StringFlag{Name: "peers", Usage: "every member: name=host:port,... (this one included)"},
+			&cli.StringFlag{Name: "http", Value: "127.0.0.1:5050", Usage: "operator HTTP API address (empty to disable)"},
+			&cli.StringFlag{Name: "nats", Usage: "external NATS URL(s), comma separated; default: embedded NATS"},
+			&cli.StringFlag{Name: "nats-listen", Value: "127.0.0.1:4222", Usage: "embedded NATS client address"},
+			&cli.StringFlag{Name: "nats-cluster", Usage: "embedded NATS route listener host:port (clustering)"},
+			&cli.StringFlag{Name: "nats-routes", Usage: "other members' NATS routes, comma separated host:port"},
+			&cli.StringFlag{Name: "prefix", Value: wire.DefaultPrefix, Usage: "subject prefix"},
+			&cli.DurationFlag{Name: "agent-heartbeat", Value: d.AgentHeartbeatInterval, Usage: "agent heartbeat interval"},
+			&cli.DurationFlag{Name: "agent-timeout", Value: d.AgentTimeout, Usage: "silence after which an agent is unreachable"},
+			&cli.DurationFlag{Name: "offer-timeout", Value: d.OfferTimeout, Usage: "rescind offers held longer (0: never)"},
+			&cli.DurationFlag{Name: "allocation-interval", Value: d.AllocationInterval, Usage: "period of the full allocation pass"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		},
+		Action: func(c *cli.Context) error {
+			cfg := DefaultConfig()
+			cfg.Name = c.String("name")
+			cfg.DataDir = c.String("data-dir")
+			cfg.RaftAddr = c.String("raft-addr")
+			cfg.HTTPAddr = c.String("http")
+			cfg.Prefix = c.String("prefix")
+			cfg.AgentHeartbeatInterval = c.Duration("agent-heartbeat")
+			cfg.AgentTimeout = c.Duration("agent-timeout")
+			cfg.OfferTimeout = c.Duration("offer-timeout")
+			cfg.AllocationInterval = c.Duration("allocation-interval")
+			peers, err := ParsePeers(c.String("peers"))
+			if err != nil {
+				return err
+			}
+			if len(peers) == 0 {
+				peers = map[string]string{cfg.Name: cfg.RaftAddr}
+			}
+			cfg.Peers = peers
+			if u := c.String("nats"); u != "" {
+				cfg.NATSURLs = splitList(u)
+			} else {
+				cfg.EmbedNATS = natsembed.Config{
+					Listen:  c.String("nats-listen"),
+					Cluster: c.String("nats-cluster"),
+					Routes:  splitList(c.String("nats-routes")),
+				}
+			}
+			log, err := NewLogger(c.String("log-level"))
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			m, err := New(cfg)
+			if err != nil {
+				return err
+			}
+			log.Info("master running", "name", cfg.Name, "nats", m.NATSURL(), "http", m.HTTPAddr(), "raft", cfg.RaftAddr)
+			WaitForSignal()
+			m.Shutdown()
+			return nil
+		},
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// NewLogger returns a text logger on stderr at the named level.
+func NewLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// WaitForSignal blocks until SIGINT or SIGTERM.
+func WaitForSignal() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	<-ch
+	signal.Stop(ch)
+}

@@ -1,0 +1,141 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/agora-cluster/agora/master/natsembed"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// Config configures one master. Start from [DefaultConfig].
+type Config struct {
+	// Name is this master's raft server ID and NATS server name.
+	Name string
+	// DataDir holds the raft log, stable store and snapshots.
+	DataDir string
+	// RaftAddr is the raft transport address, "host:port".
+	RaftAddr string
+	// Peers maps every member's name (this one included) to its raft address.
+	Peers map[string]string
+	// Bootstrap makes a first start with an empty DataDir bootstrap the
+	// cluster from Peers. It is ignored when state exists.
+	Bootstrap bool
+
+	// NATSURLs, when set, points at an external NATS; otherwise EmbedNATS
+	// is started.
+	NATSURLs  []string
+	EmbedNATS natsembed.Config
+	// Prefix namespaces every subject (default "agora").
+	Prefix string
+
+	// HTTPAddr is the operator API address ("" disables it).
+	HTTPAddr string
+
+	// AgentHeartbeatInterval is how often agents heartbeat.
+	AgentHeartbeatInterval time.Duration
+	// AgentTimeout: an agent silent this long is marked unreachable, and
+	// after an election, registered agents that have not re-registered
+	// within it are too.
+	AgentTimeout time.Duration
+	// FrameworkReregisterTimeout is how long, after an election, a
+	// framework that has not re-subscribed keeps its tasks at least
+	// (its own failover timeout applies if longer).
+	FrameworkReregisterTimeout time.Duration
+	// FrameworkHeartbeatInterval is how often the leader heartbeats frameworks.
+	FrameworkHeartbeatInterval time.Duration
+	// AnnounceInterval is how often the leader announces itself.
+	AnnounceInterval time.Duration
+	// AllocationInterval is the period of the full allocation pass; events
+	// trigger allocations in between.
+	AllocationInterval time.Duration
+	// OfferTimeout rescinds offers held longer (0 = never).
+	OfferTimeout time.Duration
+	// DefaultRefuse is the filter of a DECLINE without refuse_seconds.
+	DefaultRefuse time.Duration
+	// MinAllocatable: free resources smaller than this are not offered.
+	MinAllocatable wire.Resources
+
+	// Raft timeouts; zero means raftnode's LAN defaults. Tests shorten them.
+	RaftHeartbeatTimeout time.Duration
+	RaftElectionTimeout  time.Duration
+	RaftLeaderLease      time.Duration
+
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a configuration with production defaults; the
+// caller fills in Name, DataDir, RaftAddr and Peers.
+func DefaultConfig() Config {
+	return Config{
+		Bootstrap:                  true,
+		Prefix:                     wire.DefaultPrefix,
+		AgentHeartbeatInterval:     time.Second,
+		AgentTimeout:               5 * time.Second,
+		FrameworkHeartbeatInterval: 2 * time.Second,
+		FrameworkReregisterTimeout: time.Minute,
+		AnnounceInterval:           time.Second,
+		AllocationInterval:         time.Second,
+		OfferTimeout:               30 * time.Second,
+		DefaultRefuse:              5 * time.Second,
+		MinAllocatable:             wire.Resources{CPUs: 0.01, MemMB: 32},
+	}
+}
+
+// Validate checks the configuration and names what is wrong.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := wire.ValidID("name", c.Name); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir is required"))
+	}
+	if c.RaftAddr == "" {
+		errs = append(errs, errors.New("raft address is required"))
+	}
+	if len(c.Peers) > 0 {
+		if _, ok := c.Peers[c.Name]; !ok {
+			errs = append(errs, fmt.Errorf("peers do not include this master %q", c.Name))
+		}
+	}
+	for name, d := range map[string]time.Duration{
+		"agent heartbeat interval":     c.AgentHeartbeatInterval,
+		"framework heartbeat interval": c.FrameworkHeartbeatInterval,
+		"announce interval":            c.AnnounceInterval,
+		"agent timeout":                c.AgentTimeout,
+		"framework reregister timeout": c.FrameworkReregisterTimeout,
+		"allocation interval":          c.AllocationInterval,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if c.OfferTimeout < 0 || c.DefaultRefuse < 0 {
+		errs = append(errs, errors.New("offer timeout and default refuse must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// ParsePeers parses "m1=127.0.0.1:7001,m2=127.0.0.1:7002".
+func ParsePeers(s string) (map[string]string, error) {
+	peers := map[string]string{}
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		name, addr, ok := strings.Cut(p, "=")
+		if !ok || name == "" || addr == "" {
+			return nil, fmt.Errorf("peer %q: want name=host:port", p)
+		}
+		if _, dup := peers[name]; dup {
+			return nil, fmt.Errorf("peer %q given twice", name)
+		}
+		peers[name] = addr
+	}
+	return peers, nil
+}

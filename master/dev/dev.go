@@ -1,0 +1,83 @@
+// Package dev is `agora dev`: a whole cluster in one process — three
+// masters with raft in a temporary directory and an embedded NATS cluster,
+// plus agents running real processes — for trying Agora out.
+package dev
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/agora-cluster/agora/master"
+	"github.com/agora-cluster/agora/sdk/sdktest"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// Command is `agora dev`.
+func Command() *cli.Command {
+	return &cli.Command{
+		Name:  "dev",
+		Usage: "run a whole cluster (3 masters, embedded NATS, 2 agents) in this process",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "masters", Value: 3, Usage: "number of masters"},
+			&cli.IntFlag{Name: "agents", Value: 2, Usage: "number of agents"},
+			&cli.StringFlag{Name: "agent-resources", Value: "cpus:2;mem:2048;disk:10000;ports:[31000-31999]", Usage: "resources of each agent"},
+			&cli.StringFlag{Name: "data-dir", Usage: "keep the cluster's data here (default: a temporary dir, removed on exit)"},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
+		},
+		Action: func(c *cli.Context) error {
+			res, err := wire.ParseResources(c.String("agent-resources"))
+			if err != nil {
+				return fmt.Errorf("--agent-resources: %w", err)
+			}
+			if c.Int("masters") < 1 || c.Int("agents") < 0 {
+				return fmt.Errorf("--masters must be at least 1 and --agents not negative")
+			}
+			log, err := master.NewLogger(c.String("log-level"))
+			if err != nil {
+				return err
+			}
+			cfg := sdktest.Config{Masters: c.Int("masters"), Dir: c.String("data-dir"), Logger: log}
+			for range c.Int("agents") {
+				cfg.AgentResources = append(cfg.AgentResources, res)
+			}
+			cl, err := sdktest.New(cfg)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			if _, err := cl.WaitLeader(cliTimeout); err != nil {
+				return fmt.Errorf("no leader elected: %w", err)
+			}
+			PrintInfo(c.App.Writer, cl)
+			master.WaitForSignal()
+			fmt.Fprintln(c.App.Writer, "stopping")
+			return nil
+		},
+	}
+}
+
+// PrintInfo tells how to reach a dev cluster.
+func PrintInfo(w io.Writer, cl *sdktest.Cluster) {
+	urls := strings.Join(cl.NATSURLs(), ",")
+	fmt.Fprintf(w, "Agora dev cluster running (data in %s)\n", cl.Dir())
+	fmt.Fprintf(w, "  NATS:     %s\n", urls)
+	for _, m := range cl.Masters() {
+		role := "standby"
+		if m.IsLeader() {
+			role = "leader"
+		}
+		fmt.Fprintf(w, "  master %s: http://%s (%s)\n", m.Name(), m.HTTPAddr(), role)
+	}
+	for _, a := range cl.Agents() {
+		fmt.Fprintf(w, "  agent %s: %s\n", a.ID(), a.Info().Resources)
+	}
+	fmt.Fprintf(w, "\nTry:  go run ./examples/hello --nats %s\n", urls)
+	fmt.Fprintf(w, "      curl http://%s/api/v1/state\n", cl.Masters()[0].HTTPAddr())
+	fmt.Fprintln(w, "Stop with Ctrl-C.")
+}
+
+const cliTimeout = 15 * time.Second

@@ -1,0 +1,193 @@
+package master
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+func (m *Master) startHTTP() error {
+	ln, err := net.Listen("tcp", m.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("master: http listen %s: %w", m.cfg.HTTPAddr, err)
+	}
+	m.httpLn = ln
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", m.handleHealth)
+	mux.HandleFunc("GET /api/v1/leader", m.handleLeader)
+	mux.HandleFunc("GET /api/v1/state", m.leaderOnly(m.handleState))
+	m.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	m.goFunc(func() {
+		if err := m.httpSrv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			m.log.Error("http server", "err", err)
+		}
+	})
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, format string, args ...any) {
+	writeJSON(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+func (m *Master) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"name": m.cfg.Name, "leader": m.IsLeader(), "raft_state": m.raft.State()})
+}
+
+func (m *Master) handleLeader(w http.ResponseWriter, r *http.Request) {
+	li, _ := m.currentLeader()
+	if li.Name == "" {
+		writeError(w, http.StatusServiceUnavailable, "no leader known yet")
+		return
+	}
+	writeJSON(w, http.StatusOK, li)
+}
+
+// leaderOnly serves h on the leader; a standby redirects to the leader
+// with 307 (the method and body are kept) or answers 503 if it knows none.
+func (m *Master) leaderOnly(h func(http.ResponseWriter, *http.Request, *leader)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		li, l := m.currentLeader()
+		if l != nil {
+			h(w, r, l)
+			return
+		}
+		if li.HTTP == "" {
+			writeError(w, http.StatusServiceUnavailable, "this master (%s) is a standby and knows no leader's HTTP address yet", m.cfg.Name)
+			return
+		}
+		u := *r.URL
+		u.Scheme, u.Host = "http", li.HTTP
+		http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
+	}
+}
+
+// State is the body of GET /api/v1/state.
+type State struct {
+	Leader     string           `json:"leader"`
+	Term       uint64           `json:"term"`
+	Agents     []AgentView      `json:"agents"`
+	Frameworks []FrameworkView  `json:"frameworks"`
+	Tasks      []TaskView       `json:"tasks"`
+	Offers     []wire.Offer     `json:"offers"`
+	Completed  []TaskView       `json:"completed_tasks"`
+	Totals     ResourceTotalsV1 `json:"totals"`
+}
+
+// AgentView is one agent in the state API.
+type AgentView struct {
+	ID         wire.AgentID      `json:"id"`
+	Hostname   string            `json:"hostname"`
+	Resources  wire.Resources    `json:"resources"`
+	Used       wire.Resources    `json:"used"`
+	Offered    wire.Resources    `json:"offered"`
+	State      string            `json:"state"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Isolation  string            `json:"isolation,omitempty"`
+}
+
+// FrameworkView is one framework in the state API.
+type FrameworkView struct {
+	ID     wire.FrameworkID `json:"id"`
+	Name   string           `json:"name"`
+	Role   string           `json:"role"`
+	Roles  []string         `json:"roles"`
+	Active bool             `json:"active"`
+	Stats  frameworkStats   `json:"stats"`
+}
+
+// TaskView is one task in the state API.
+type TaskView struct {
+	ID          wire.TaskID      `json:"id"`
+	Name        string           `json:"name,omitempty"`
+	FrameworkID wire.FrameworkID `json:"framework_id"`
+	AgentID     wire.AgentID     `json:"agent_id"`
+	State       wire.TaskState   `json:"state"`
+	Reason      wire.Reason      `json:"reason,omitempty"`
+	Message     string           `json:"message,omitempty"`
+	Resources   wire.Resources   `json:"resources"`
+}
+
+// ResourceTotalsV1 sums the cluster's resources.
+type ResourceTotalsV1 struct {
+	Total   wire.Resources `json:"total"`
+	Used    wire.Resources `json:"used"`
+	Offered wire.Resources `json:"offered"`
+}
+
+func (m *Master) handleState(w http.ResponseWriter, r *http.Request, l *leader) {
+	writeJSON(w, http.StatusOK, l.state())
+}
+
+func taskView(t *taskState) TaskView {
+	return TaskView{ID: t.info.TaskID, Name: t.info.Name, FrameworkID: t.fw, AgentID: t.agent,
+		State: t.status.State, Reason: t.status.Reason, Message: t.status.Message, Resources: t.info.Resources}
+}
+
+// state builds the state view.
+func (l *leader) state() State {
+	st := State{Leader: l.m.cfg.Name, Term: l.term, Agents: []AgentView{}, Frameworks: []FrameworkView{}, Tasks: []TaskView{}, Offers: []wire.Offer{}, Completed: []TaskView{}}
+	regAgents := l.m.fsm.Agents()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	offered := map[wire.AgentID]wire.Resources{}
+	for _, o := range l.offers {
+		offered[o.AgentID] = offered[o.AgentID].Add(o.Resources)
+		st.Offers = append(st.Offers, o.Offer)
+	}
+	for _, rec := range regAgents {
+		v := AgentView{ID: rec.Info.ID, Hostname: rec.Info.Hostname, Resources: rec.Info.Resources,
+			State: string(rec.State), Attributes: rec.Info.Attributes, Isolation: rec.Info.Isolation}
+		if a := l.agents[rec.Info.ID]; a != nil {
+			for _, t := range a.tasks {
+				v.Used = v.Used.Add(t.info.Resources)
+			}
+			v.Offered = offered[rec.Info.ID]
+		} else if rec.State == "ACTIVE" {
+			v.State = "REREGISTERING"
+		}
+		st.Totals.Total = st.Totals.Total.Add(v.Resources)
+		st.Totals.Used = st.Totals.Used.Add(v.Used)
+		st.Totals.Offered = st.Totals.Offered.Add(v.Offered)
+		st.Agents = append(st.Agents, v)
+	}
+	for id, f := range l.frameworks {
+		role := ""
+		if len(f.info.Roles) > 0 {
+			role = f.info.Roles[0]
+		}
+		st.Frameworks = append(st.Frameworks, FrameworkView{ID: id, Name: f.info.Name, Role: role, Roles: f.info.Roles, Active: f.connected, Stats: f.stats})
+	}
+	for _, t := range l.tasks {
+		st.Tasks = append(st.Tasks, taskView(t))
+	}
+	for _, t := range l.completed {
+		st.Completed = append(st.Completed, taskView(t))
+	}
+	sort.Slice(st.Frameworks, func(i, j int) bool { return st.Frameworks[i].ID < st.Frameworks[j].ID })
+	sort.Slice(st.Tasks, func(i, j int) bool { return st.Tasks[i].ID < st.Tasks[j].ID })
+	sort.Slice(st.Offers, func(i, j int) bool { return st.Offers[i].ID < st.Offers[j].ID })
+	return st
+}
+
+// StateView returns what GET /api/v1/state would, or an empty State when
+// this master does not lead.
+func (m *Master) StateView() State {
+	_, l := m.currentLeader()
+	if l == nil {
+		return State{}
+	}
+	return l.state()
+}

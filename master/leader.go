@@ -1,0 +1,284 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/agora-cluster/agora/master/allocator"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// leader is the soft state of one leadership term: who is connected, what
+// is offered, what runs. It is rebuilt from scratch on every election.
+//
+// Lock order: leader.mu, then the allocator's own lock. Never hold
+// leader.mu across a raft apply.
+type leader struct {
+	m     *Master
+	term  uint64
+	log   *slog.Logger
+	alloc *allocator.Allocator
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	subs       []*nats.Subscription
+	electedAt  time.Time
+	agents     map[wire.AgentID]*agentState
+	frameworks map[wire.FrameworkID]*frameworkState
+	offers     map[wire.OfferID]*offer
+	tasks      map[taskKey]*taskState
+	completed  []*taskState // ring of recently finished tasks, for the state API
+	offerSeq   uint64
+	dirty      map[wire.AgentID]struct{}
+	dirtyAll   bool
+
+	trigger chan struct{}
+}
+
+type taskKey struct {
+	fw   wire.FrameworkID
+	task wire.TaskID
+}
+
+type agentState struct {
+	info     wire.AgentInfo
+	lastSeen time.Time
+	tasks    map[taskKey]*taskState
+}
+
+type frameworkState struct {
+	info           wire.FrameworkInfo
+	connected      bool
+	lastSeen       time.Time // last call from the framework
+	disconnectedAt time.Time // zero: connected, or never seen by this leader
+	removing       bool      // failover timeout passed; teardown under way
+	offers         map[wire.OfferID]*offer
+	stats          frameworkStats
+}
+
+type frameworkStats struct {
+	OffersSent      uint64 `json:"offers_sent"`
+	OffersAccepted  uint64 `json:"offers_accepted"`
+	OffersDeclined  uint64 `json:"offers_declined"`
+	OffersRescinded uint64 `json:"offers_rescinded"`
+	TasksLaunched   uint64 `json:"tasks_launched"`
+}
+
+type offer struct {
+	wire.Offer
+	role    string
+	created time.Time
+}
+
+type taskState struct {
+	fw        wire.FrameworkID
+	agent     wire.AgentID
+	info      wire.TaskInfo
+	status    wire.TaskStatus
+	recovered bool // resources returned to the allocator
+}
+
+const completedTasksKept = 1000
+
+func newLeader(m *Master, term uint64) (*leader, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &leader{
+		m:          m,
+		term:       term,
+		log:        m.log.With("term", term),
+		alloc:      allocator.New(allocator.Config{MinAllocatable: m.cfg.MinAllocatable}),
+		ctx:        ctx,
+		cancel:     cancel,
+		electedAt:  time.Now(),
+		agents:     map[wire.AgentID]*agentState{},
+		frameworks: map[wire.FrameworkID]*frameworkState{},
+		offers:     map[wire.OfferID]*offer{},
+		tasks:      map[taskKey]*taskState{},
+		dirty:      map[wire.AgentID]struct{}{},
+		trigger:    make(chan struct{}, 1),
+	}
+	for _, r := range m.fsm.Roles() {
+		if err := l.alloc.SetRole(r.Name, r.Weight, r.Quota); err != nil {
+			l.log.Warn("role from registry rejected by allocator", "role", r.Name, "err", err)
+		}
+	}
+	// Frameworks known to the registry are remembered, inactive, until they
+	// re-subscribe; their tasks are learnt from agent re-registrations.
+	for _, f := range m.fsm.Frameworks() {
+		l.frameworks[f.Info.ID] = &frameworkState{info: f.Info, disconnectedAt: f.DisconnectedAt, offers: map[wire.OfferID]*offer{}}
+		l.alloc.AddFramework(f.Info.ID, f.Info.Roles, false)
+	}
+	return l, nil
+}
+
+// start subscribes to the leader-only subjects and starts the loops.
+func (l *leader) start() {
+	nc, s := l.m.nc, l.m.subj
+	subs := []struct {
+		subject string
+		handler nats.MsgHandler
+	}{
+		{s.FromAgents(), l.onAgentMessage},
+		{s.Calls(), l.onCall},
+	}
+	l.mu.Lock()
+	for _, sub := range subs {
+		ns, err := nc.Subscribe(sub.subject, sub.handler)
+		if err != nil {
+			l.log.Error("subscribe", "subject", sub.subject, "err", err)
+			continue
+		}
+		_ = ns.SetPendingLimits(1<<20, 1<<30)
+		l.subs = append(l.subs, ns)
+	}
+	l.mu.Unlock()
+	_ = nc.Flush()
+	l.announce()
+	l.goFunc(l.announceLoop)
+	l.goFunc(l.allocationLoop)
+	l.goFunc(l.healthLoop)
+}
+
+// stop unsubscribes and waits for the loops; afterwards the leader sends
+// nothing more.
+func (l *leader) stop() {
+	l.cancel()
+	l.mu.Lock()
+	for _, s := range l.subs {
+		_ = s.Unsubscribe()
+	}
+	l.subs = nil
+	l.mu.Unlock()
+	l.wg.Wait()
+}
+
+func (l *leader) goFunc(f func()) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		f()
+	}()
+}
+
+func (l *leader) active() bool { return l.ctx.Err() == nil }
+
+func (l *leader) info() wire.LeaderInfo {
+	return wire.LeaderInfo{Name: l.m.cfg.Name, Term: l.term, HTTP: l.m.HTTPAddr()}
+}
+
+// publish sends a message stamped with this leader's term. A stopped
+// leader publishes nothing.
+func (l *leader) publish(subject string, t wire.Type, body any) {
+	if !l.active() {
+		return
+	}
+	data, err := wire.Encode(t, l.m.cfg.Name, l.term, body)
+	if err != nil {
+		l.log.Error("encode", "type", t, "err", err)
+		return
+	}
+	if err := l.m.nc.Publish(subject, data); err != nil {
+		l.log.Warn("publish", "subject", subject, "err", err)
+	}
+}
+
+// reply answers a request; err turns into an ERROR reply.
+func (l *leader) reply(msg *nats.Msg, t wire.Type, body any, err error) {
+	if msg.Reply == "" {
+		return
+	}
+	if err != nil {
+		we, ok := err.(*wire.Error)
+		if !ok {
+			we = wire.Errorf(wire.CodeInternal, "%v", err)
+		}
+		t, body = wire.TypeError, we
+	}
+	data, encErr := wire.Encode(t, l.m.cfg.Name, l.term, body)
+	if encErr != nil {
+		l.log.Error("encode reply", "type", t, "err", encErr)
+		return
+	}
+	_ = msg.Respond(data)
+}
+
+func (l *leader) announce() {
+	l.publish(l.m.subj.Leader(), wire.TypeLeader, l.info())
+}
+
+func (l *leader) announceLoop() {
+	t := time.NewTicker(l.m.cfg.AnnounceInterval)
+	defer t.Stop()
+	hb := time.NewTicker(l.m.cfg.FrameworkHeartbeatInterval)
+	defer hb.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+			l.announce()
+		case <-hb.C:
+			l.mu.Lock()
+			var ids []wire.FrameworkID
+			for id, f := range l.frameworks {
+				if f.connected {
+					ids = append(ids, id)
+				}
+			}
+			l.mu.Unlock()
+			for _, id := range ids {
+				l.publish(l.m.subj.Framework(id), wire.TypeHeartbeat, wire.Heartbeat{})
+			}
+		}
+	}
+}
+
+// task returns the task record, or nil.
+func (l *leader) task(fw wire.FrameworkID, id wire.TaskID) *taskState {
+	return l.tasks[taskKey{fw, id}]
+}
+
+// setTaskStatus records st as the task's latest status; on the first
+// terminal status it returns the task's resources to the allocator and
+// moves the task to the completed list. l.mu is held.
+func (l *leader) setTaskStatus(t *taskState, st wire.TaskStatus) {
+	t.status = st
+	if !st.State.Terminal() {
+		return
+	}
+	if !t.recovered {
+		t.recovered = true
+		l.alloc.Recover(t.agent, t.fw, t.info.Resources)
+		l.markDirty(t.agent)
+	}
+	key := taskKey{t.fw, t.info.TaskID}
+	delete(l.tasks, key)
+	if a := l.agents[t.agent]; a != nil {
+		delete(a.tasks, key)
+	}
+	l.completed = append(l.completed, t)
+	if len(l.completed) > completedTasksKept {
+		l.completed = l.completed[len(l.completed)-completedTasksKept:]
+	}
+}
+
+// masterUpdate builds a status update the master itself generates; it
+// carries no UUID and needs no acknowledgement.
+func masterUpdate(id wire.TaskID, agent wire.AgentID, state wire.TaskState, reason wire.Reason, format string, args ...any) wire.TaskStatus {
+	return wire.TaskStatus{
+		TaskID: id, AgentID: agent, State: state, Reason: reason,
+		Message: fmt.Sprintf(format, args...), Source: wire.SourceMaster, Timestamp: time.Now(),
+	}
+}
+
+func (l *leader) sendUpdate(fw wire.FrameworkID, st wire.TaskStatus) {
+	l.publish(l.m.subj.Framework(fw), wire.TypeUpdate, wire.Update{Status: st})
+}

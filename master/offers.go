@@ -1,0 +1,315 @@
+package master
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/agora-cluster/agora/master/allocator"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// markDirty asks for an allocation over one agent. l.mu is held.
+func (l *leader) markDirty(id wire.AgentID) {
+	l.dirty[id] = struct{}{}
+	l.kick()
+}
+
+// markAll asks for a full allocation pass. l.mu is held.
+func (l *leader) markAll() {
+	l.dirtyAll = true
+	l.kick()
+}
+
+func (l *leader) kick() {
+	select {
+	case l.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// allocationLoop allocates when something changed (coalescing bursts of
+// events into one pass), when a filter expires, and periodically as a
+// safety net.
+func (l *leader) allocationLoop() {
+	full := time.NewTicker(l.m.cfg.AllocationInterval)
+	defer full.Stop()
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-l.trigger:
+			l.allocate(false)
+		case <-full.C:
+			l.expireOffers()
+			l.allocate(true)
+		case <-expiry.C:
+			l.allocate(true)
+		}
+		if next, ok := l.alloc.NextFilterExpiry(); ok {
+			d := time.Until(next)
+			if d < 0 {
+				d = 0
+			}
+			expiry.Reset(d + time.Millisecond)
+		}
+	}
+}
+
+// allocate runs the allocator over the changed agents (or all of them)
+// and sends the resulting offers, one message per framework.
+func (l *leader) allocate(full bool) {
+	l.mu.Lock()
+	var agents []wire.AgentID
+	if !full && !l.dirtyAll {
+		if len(l.dirty) == 0 {
+			l.mu.Unlock()
+			return
+		}
+		agents = make([]wire.AgentID, 0, len(l.dirty))
+		for id := range l.dirty {
+			agents = append(agents, id)
+		}
+	}
+	clear(l.dirty)
+	l.dirtyAll = false
+	allocs := l.alloc.Allocate(agents)
+	byFw := l.makeOffers(allocs)
+	l.mu.Unlock()
+	for fw, offers := range byFw {
+		l.publish(l.m.subj.Framework(fw), wire.TypeOffers, wire.Offers{Offers: offers})
+	}
+}
+
+// makeOffers turns allocations into offers. l.mu is held.
+func (l *leader) makeOffers(allocs []allocator.Allocation) map[wire.FrameworkID][]wire.Offer {
+	byFw := map[wire.FrameworkID][]wire.Offer{}
+	now := time.Now()
+	for _, a := range allocs {
+		f := l.frameworks[a.FrameworkID]
+		if f == nil || !f.connected {
+			l.alloc.Recover(a.AgentID, a.FrameworkID, a.Resources)
+			continue
+		}
+		l.offerSeq++
+		o := &offer{
+			Offer: wire.Offer{
+				ID:          wire.OfferID(fmt.Sprintf("%s-%d-%s", l.m.cfg.Name, l.term, strconv.FormatUint(l.offerSeq, 36))),
+				FrameworkID: a.FrameworkID,
+				AgentID:     a.AgentID,
+				Hostname:    a.Hostname,
+				Resources:   a.Resources,
+				Attributes:  a.Attributes,
+			},
+			role:    a.Role,
+			created: now,
+		}
+		l.offers[o.ID] = o
+		f.offers[o.ID] = o
+		f.stats.OffersSent++
+		byFw[a.FrameworkID] = append(byFw[a.FrameworkID], o.Offer)
+	}
+	return byFw
+}
+
+// rescind withdraws an offer and returns its resources. l.mu is held.
+func (l *leader) rescind(id wire.OfferID, o *offer) {
+	l.removeOffer(id, o)
+	l.alloc.Recover(o.AgentID, o.FrameworkID, o.Resources)
+	l.markDirty(o.AgentID)
+	if f := l.frameworks[o.FrameworkID]; f != nil {
+		f.stats.OffersRescinded++
+	}
+	l.publish(l.m.subj.Framework(o.FrameworkID), wire.TypeRescind, wire.Rescind{OfferID: id})
+}
+
+func (l *leader) removeOffer(id wire.OfferID, o *offer) {
+	delete(l.offers, id)
+	if f := l.frameworks[o.FrameworkID]; f != nil {
+		delete(f.offers, id)
+	}
+}
+
+// expireOffers rescinds offers held longer than the offer timeout.
+func (l *leader) expireOffers() {
+	if l.m.cfg.OfferTimeout <= 0 {
+		return
+	}
+	deadline := time.Now().Add(-l.m.cfg.OfferTimeout)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, o := range l.offers {
+		if o.created.Before(deadline) {
+			l.rescind(id, o)
+		}
+	}
+}
+
+func (l *leader) refuse(f wire.Filters) time.Duration {
+	if f.RefuseSeconds == nil {
+		return l.m.cfg.DefaultRefuse
+	}
+	s := *f.RefuseSeconds
+	const year = 365 * 24 * time.Hour
+	if s <= 0 {
+		return 0
+	}
+	if s >= year.Seconds() {
+		return year
+	}
+	return time.Duration(s * float64(time.Second))
+}
+
+// decline returns the offers' resources and filters the agents for the
+// framework for refuse_seconds. Offers that are unknown (already expired
+// or rescinded) are named in the reply but are not an error.
+func (l *leader) decline(fw wire.FrameworkID, c wire.Decline) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, err := l.connected(fw)
+	if err != nil {
+		return err
+	}
+	refuse := l.refuse(c.Filters)
+	for _, id := range c.OfferIDs {
+		o := f.offers[id]
+		if o == nil {
+			continue
+		}
+		l.removeOffer(id, o)
+		l.alloc.Recover(o.AgentID, fw, o.Resources)
+		l.alloc.Decline(fw, o.AgentID, refuse)
+		f.stats.OffersDeclined++
+		l.markDirty(o.AgentID)
+	}
+	return nil
+}
+
+// accept validates an ACCEPT against its offers and launches the valid
+// tasks. Invalid offers drop every task (TASK_DROPPED) and change nothing;
+// an invalid task is refused alone (TASK_ERROR). What the launched tasks
+// do not use goes back to the allocator, filtered per the call's filters.
+func (l *leader) accept(fw wire.FrameworkID, c wire.Accept) (wire.AcceptResult, error) {
+	var res wire.AcceptResult
+	l.mu.Lock()
+	f, err := l.connected(fw)
+	if err != nil {
+		l.mu.Unlock()
+		return res, err
+	}
+	var tasks []wire.TaskInfo
+	for _, op := range c.Operations {
+		tasks = append(tasks, op.Tasks...)
+	}
+	offers, offErr := l.acceptedOffers(f, c.OfferIDs)
+	if offErr != nil {
+		for _, t := range tasks {
+			st := masterUpdate(t.TaskID, t.AgentID, wire.TaskDropped, wire.ReasonInvalidOffers, "%s", offErr.Message)
+			res.Refused = append(res.Refused, st)
+		}
+		l.mu.Unlock()
+		for _, st := range res.Refused {
+			l.sendUpdate(fw, st)
+		}
+		return res, offErr
+	}
+	agent := offers[0].AgentID
+	var remaining wire.Resources
+	for _, o := range offers {
+		remaining = remaining.Add(o.Resources)
+		l.removeOffer(o.ID, o)
+	}
+	f.stats.OffersAccepted += uint64(len(offers))
+	launch := wire.Launch{FrameworkID: fw}
+	seen := map[wire.TaskID]bool{}
+	for _, t := range tasks {
+		if reason := l.checkTask(fw, agent, t, remaining, seen); reason != "" {
+			res.Refused = append(res.Refused, masterUpdate(t.TaskID, agent, wire.TaskError, wire.ReasonTaskInvalid, "%s", reason))
+			continue
+		}
+		seen[t.TaskID] = true
+		remaining = remaining.Sub(t.Resources)
+		ts := &taskState{fw: fw, agent: agent, info: t,
+			status: wire.TaskStatus{TaskID: t.TaskID, AgentID: agent, State: wire.TaskStaging, Source: wire.SourceMaster, Timestamp: time.Now()}}
+		k := taskKey{fw, t.TaskID}
+		l.tasks[k] = ts
+		if a := l.agents[agent]; a != nil {
+			a.tasks[k] = ts
+		}
+		launch.Tasks = append(launch.Tasks, t)
+		res.Launched = append(res.Launched, t.TaskID)
+	}
+	f.stats.TasksLaunched += uint64(len(launch.Tasks))
+	if !remaining.IsZero() {
+		l.alloc.Recover(agent, fw, remaining)
+		l.alloc.Decline(fw, agent, l.refuse(c.Filters))
+		l.markDirty(agent)
+	}
+	l.mu.Unlock()
+	if len(launch.Tasks) > 0 {
+		l.publish(l.m.subj.Agent(agent), wire.TypeLaunch, launch)
+	}
+	for _, st := range res.Refused {
+		l.sendUpdate(fw, st)
+	}
+	return res, nil
+}
+
+// acceptedOffers resolves offer IDs: each must be outstanding, this
+// framework's, listed once, and all on one agent. l.mu is held.
+func (l *leader) acceptedOffers(f *frameworkState, ids []wire.OfferID) ([]*offer, *wire.Error) {
+	var out []*offer
+	seen := map[wire.OfferID]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			return nil, wire.Errorf(wire.CodeInvalid, "offer %s is listed twice", id)
+		}
+		seen[id] = true
+		o := f.offers[id]
+		if o == nil {
+			return nil, wire.Errorf(wire.CodeUnknownOffer, "offer %s is not outstanding for this framework (unknown, already used, declined, expired or rescinded)", id)
+		}
+		if len(out) > 0 && o.AgentID != out[0].AgentID {
+			return nil, wire.Errorf(wire.CodeInvalid, "offers %s and %s are on different agents", out[0].ID, id)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// checkTask returns why a task cannot launch, or "". l.mu is held.
+func (l *leader) checkTask(fw wire.FrameworkID, agent wire.AgentID, t wire.TaskInfo, remaining wire.Resources, seen map[wire.TaskID]bool) string {
+	if err := t.Validate(); err != nil {
+		return err.Error()
+	}
+	if t.AgentID != agent {
+		return fmt.Sprintf("task %s names agent %s but the offers are for agent %s", t.TaskID, t.AgentID, agent)
+	}
+	if err := wire.ValidID("task_id", string(t.TaskID)); err != nil {
+		return err.Error()
+	}
+	if seen[t.TaskID] || l.task(fw, t.TaskID) != nil {
+		return fmt.Sprintf("task ID %s is already in use by this framework", t.TaskID)
+	}
+	if !remaining.Contains(t.Resources) {
+		return fmt.Sprintf("task %s asks for %s but only %s is left in the accepted offers", t.TaskID, t.Resources, remaining)
+	}
+	return ""
+}
+
+// healthLoop watches agents' heartbeats.
+func (l *leader) healthLoop() {
+	t := time.NewTicker(l.m.cfg.AgentHeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+			l.checkAgents()
+			l.checkFrameworks()
+		}
+	}
+}
