@@ -112,6 +112,9 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		used[rt.FrameworkID] = used[rt.FrameworkID].Add(rt.Task.Resources)
 	}
 	l.alloc.AddAgent(info.ID, info.Hostname, info.Resources, info.Attributes, used)
+	if rec, _ := l.m.fsm.Agent(info.ID); rec.State == registry.AgentDraining || rec.State == registry.AgentDrained {
+		l.alloc.SetAgentActive(info.ID, false)
+	}
 	for _, t := range lost {
 		t.recovered = true // the agent's ledger was rebuilt without it
 		st := masterUpdate(t.info.TaskID, info.ID, wire.TaskLost, wire.ReasonAgentRestarted,

@@ -33,6 +33,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "prefix", Value: wire.DefaultPrefix, Usage: "subject prefix"},
 			&cli.DurationFlag{Name: "agent-heartbeat", Value: d.AgentHeartbeatInterval, Usage: "agent heartbeat interval"},
 			&cli.DurationFlag{Name: "agent-timeout", Value: d.AgentTimeout, Usage: "silence after which an agent is unreachable"},
+			&cli.DurationFlag{Name: "agent-gone-timeout", Value: d.AgentGoneTimeout, Usage: "unreachable time after which an agent is gone (0: never)"},
 			&cli.DurationFlag{Name: "offer-timeout", Value: d.OfferTimeout, Usage: "rescind offers held longer (0: never)"},
 			&cli.DurationFlag{Name: "allocation-interval", Value: d.AllocationInterval, Usage: "period of the full allocation pass"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -47,6 +48,7 @@ func Command() *cli.Command {
 			cfg.AgentHeartbeatInterval = c.Duration("agent-heartbeat")
 			cfg.AgentTimeout = c.Duration("agent-timeout")
 			cfg.OfferTimeout = c.Duration("offer-timeout")
+			cfg.AgentGoneTimeout = c.Duration("agent-gone-timeout")
 			cfg.AllocationInterval = c.Duration("allocation-interval")
 			peers, err := ParsePeers(c.String("peers"))
 			if err != nil {

@@ -41,6 +41,9 @@ type Config struct {
 	// after an election, registered agents that have not re-registered
 	// within it are too.
 	AgentTimeout time.Duration
+	// AgentGoneTimeout: an agent unreachable this long is marked GONE and
+	// its tasks TASK_GONE (0: never).
+	AgentGoneTimeout time.Duration
 	// FrameworkReregisterTimeout is how long, after an election, a
 	// framework that has not re-subscribed keeps its tasks at least
 	// (its own failover timeout applies if longer).
@@ -75,6 +78,7 @@ func DefaultConfig() Config {
 		Prefix:                     wire.DefaultPrefix,
 		AgentHeartbeatInterval:     time.Second,
 		AgentTimeout:               5 * time.Second,
+		AgentGoneTimeout:           10 * time.Minute,
 		FrameworkHeartbeatInterval: 2 * time.Second,
 		FrameworkReregisterTimeout: time.Minute,
 		AnnounceInterval:           time.Second,

@@ -17,12 +17,6 @@ func (l *leader) checkAgents() {
 	timeout := l.m.cfg.AgentTimeout
 	var silent []wire.AgentID
 	l.mu.Lock()
-	for id, a := range l.agents {
-		if now.Sub(a.lastSeen) > timeout {
-			silent = append(silent, id)
-			l.agentUnreachable(id, a)
-		}
-	}
 	windowOver := now.Sub(l.electedAt) > timeout
 	if windowOver {
 		for _, rec := range l.m.fsm.Agents() {
@@ -31,7 +25,32 @@ func (l *leader) checkAgents() {
 			}
 		}
 	}
+	for id, a := range l.agents {
+		if now.Sub(a.lastSeen) > timeout {
+			silent = append(silent, id)
+			l.agentUnreachable(id, a)
+		}
+	}
+	var gone []wire.AgentID
+	if l.m.cfg.AgentGoneTimeout > 0 {
+		for _, rec := range l.m.fsm.Agents() {
+			if rec.State == registry.AgentUnreachable && now.Sub(rec.StateSince) > l.m.cfg.AgentGoneTimeout && l.agents[rec.Info.ID] == nil {
+				gone = append(gone, rec.Info.ID)
+			}
+		}
+	}
 	l.mu.Unlock()
+	for _, id := range gone {
+		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+		err := l.m.applyAgentState(ctx, id, registry.AgentGone)
+		cancel()
+		if err != nil {
+			l.log.Warn("cannot record agent gone", "agent", id, "err", err)
+			continue
+		}
+		l.log.Warn("agent gone", "agent", id)
+		l.agentGone(id)
+	}
 	for _, id := range silent {
 		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
 		err := l.m.applyAgentState(ctx, id, registry.AgentUnreachable)
@@ -62,5 +81,22 @@ func (l *leader) agentUnreachable(id wire.AgentID, a *agentState) {
 		if f.connected {
 			l.publish(l.m.subj.Framework(fw), wire.TypeFailure, wire.Failure{AgentID: id, Message: "agent unreachable"})
 		}
+	}
+}
+
+// agentGone reports every task the leader knew on a gone agent as
+// TASK_GONE and forgets them.
+func (l *leader) agentGone(id wire.AgentID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, t := range l.tasks {
+		if t.agent != id {
+			continue
+		}
+		st := masterUpdate(t.info.TaskID, id, wire.TaskGone, wire.ReasonAgentRemoved,
+			"agent %s was unreachable for longer than %s and is gone", id, l.m.cfg.AgentGoneTimeout)
+		t.recovered = true
+		l.setTaskStatus(t, st)
+		l.sendUpdate(t.fw, st)
 	}
 }

@@ -21,6 +21,14 @@ func (m *Master) startHTTP() error {
 	mux.HandleFunc("GET /health", m.handleHealth)
 	mux.HandleFunc("GET /api/v1/leader", m.handleLeader)
 	mux.HandleFunc("GET /api/v1/state", m.leaderOnly(m.handleState))
+	mux.HandleFunc("GET /api/v1/agents", m.leaderOnly(m.handleAgents))
+	mux.HandleFunc("GET /api/v1/frameworks", m.leaderOnly(m.handleFrameworks))
+	mux.HandleFunc("GET /api/v1/tasks", m.leaderOnly(m.handleTasks))
+	mux.HandleFunc("GET /api/v1/roles", m.leaderOnly(m.handleRoles))
+	mux.HandleFunc("PUT /api/v1/roles/{role}", m.leaderOnly(m.handleSetRole))
+	mux.HandleFunc("POST /api/v1/agents/{id}/drain", m.leaderOnly(m.handleDrain))
+	mux.HandleFunc("POST /api/v1/agents/{id}/reactivate", m.leaderOnly(m.handleReactivate))
+	mux.HandleFunc("GET /api/v1/members", m.handleMembers)
 	m.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	m.goFunc(func() {
 		if err := m.httpSrv.Serve(ln); err != nil && err != http.ErrServerClosed {
@@ -106,6 +114,9 @@ type FrameworkView struct {
 	Roles  []string         `json:"roles"`
 	Active bool             `json:"active"`
 	Stats  frameworkStats   `json:"stats"`
+	// Why says what the allocator thinks of the framework's offers now
+	// ("no free resources", "suppressed for roles [...]", ...).
+	Why string `json:"offer_status,omitempty"`
 }
 
 // TaskView is one task in the state API.
@@ -168,7 +179,8 @@ func (l *leader) state() State {
 		if len(f.info.Roles) > 0 {
 			role = f.info.Roles[0]
 		}
-		st.Frameworks = append(st.Frameworks, FrameworkView{ID: id, Name: f.info.Name, Role: role, Roles: f.info.Roles, Active: f.connected, Stats: f.stats})
+		st.Frameworks = append(st.Frameworks, FrameworkView{ID: id, Name: f.info.Name, Role: role, Roles: f.info.Roles,
+			Active: f.connected, Stats: f.stats, Why: l.alloc.Explain(id)})
 	}
 	for _, t := range l.tasks {
 		st.Tasks = append(st.Tasks, taskView(t))

@@ -39,6 +39,8 @@ type leader struct {
 	offerSeq   uint64
 	dirty      map[wire.AgentID]struct{}
 	dirtyAll   bool
+	// drainKilled marks draining agents whose tasks were sent kills.
+	drainKilled map[wire.AgentID]bool
 
 	trigger chan struct{}
 }
@@ -91,19 +93,20 @@ const completedTasksKept = 1000
 func newLeader(m *Master, term uint64) (*leader, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &leader{
-		m:          m,
-		term:       term,
-		log:        m.log.With("term", term),
-		alloc:      allocator.New(allocator.Config{MinAllocatable: m.cfg.MinAllocatable}),
-		ctx:        ctx,
-		cancel:     cancel,
-		electedAt:  time.Now(),
-		agents:     map[wire.AgentID]*agentState{},
-		frameworks: map[wire.FrameworkID]*frameworkState{},
-		offers:     map[wire.OfferID]*offer{},
-		tasks:      map[taskKey]*taskState{},
-		dirty:      map[wire.AgentID]struct{}{},
-		trigger:    make(chan struct{}, 1),
+		m:           m,
+		term:        term,
+		log:         m.log.With("term", term),
+		alloc:       allocator.New(allocator.Config{MinAllocatable: m.cfg.MinAllocatable}),
+		ctx:         ctx,
+		cancel:      cancel,
+		electedAt:   time.Now(),
+		agents:      map[wire.AgentID]*agentState{},
+		frameworks:  map[wire.FrameworkID]*frameworkState{},
+		offers:      map[wire.OfferID]*offer{},
+		tasks:       map[taskKey]*taskState{},
+		dirty:       map[wire.AgentID]struct{}{},
+		drainKilled: map[wire.AgentID]bool{},
+		trigger:     make(chan struct{}, 1),
 	}
 	for _, r := range m.fsm.Roles() {
 		if err := l.alloc.SetRole(r.Name, r.Weight, r.Quota); err != nil {

@@ -40,11 +40,13 @@ type Master struct {
 	httpSrv *http.Server
 	httpLn  net.Listener
 
-	mu     sync.Mutex
-	lead   *leader         // non-nil while this master leads
-	known  wire.LeaderInfo // the latest leader announcement seen
-	fence  wire.TermFence  // highest term announced by any master
-	annSub *nats.Subscription
+	mu      sync.Mutex
+	lead    *leader         // non-nil while this master leads
+	known   wire.LeaderInfo // the latest leader announcement seen
+	fence   wire.TermFence  // highest term announced by any master
+	annSub  *nats.Subscription
+	memSub  *nats.Subscription
+	members map[string]memberSeen
 
 	wg           sync.WaitGroup
 	shutdownCh   chan struct{}
@@ -99,6 +101,9 @@ func (m *Master) start() error {
 	if m.annSub, err = m.nc.Subscribe(m.subj.Leader(), m.onAnnouncement); err != nil {
 		return fmt.Errorf("master: subscribe %s: %w", m.subj.Leader(), err)
 	}
+	if m.memSub, err = m.nc.Subscribe(m.subj.Members(), m.onMemberStatus); err != nil {
+		return fmt.Errorf("master: subscribe %s: %w", m.subj.Members(), err)
+	}
 	m.raft, err = raftnode.New(raftnode.Config{
 		Name:               m.cfg.Name,
 		DataDir:            m.cfg.DataDir,
@@ -119,6 +124,7 @@ func (m *Master) start() error {
 		}
 	}
 	m.goFunc(m.watchLeadership)
+	m.goFunc(m.reportLoop)
 	return nil
 }
 

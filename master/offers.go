@@ -310,6 +310,7 @@ func (l *leader) healthLoop() {
 		case <-t.C:
 			l.checkAgents()
 			l.checkFrameworks()
+			l.checkDrains()
 		}
 	}
 }

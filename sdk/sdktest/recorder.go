@@ -173,6 +173,7 @@ func (r *Recorder) OffersReceived() int {
 }
 
 // WaitUpdate waits for an update that satisfies pred and returns it.
+// pred runs under the recorder's lock: it must not call the recorder.
 func (r *Recorder) WaitUpdate(t testing.TB, timeout time.Duration, pred func(wire.TaskStatus) bool) wire.TaskStatus {
 	t.Helper()
 	var got wire.TaskStatus

@@ -506,3 +506,13 @@ type FrameworkMessage struct {
 	FrameworkID FrameworkID `json:"framework_id"`
 	Message     Message     `json:"message"`
 }
+
+// TypeMember is a master's periodic report of itself, on [Subjects.Members].
+const TypeMember Type = "MEMBER"
+
+// MemberStatus is what a master reports of itself.
+type MemberStatus struct {
+	Name      string `json:"name"`
+	RaftState string `json:"raft_state"`
+	HTTP      string `json:"http,omitempty"`
+}

@@ -53,3 +53,6 @@ func LastToken(subject string) string {
 	}
 	return subject
 }
+
+// Members carries every master's periodic status report.
+func (s Subjects) Members() string { return s.Prefix + ".members" }

@@ -1,0 +1,134 @@
+package agent_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agora-cluster/agora/master/registry"
+	"github.com/agora-cluster/agora/sdk/sdktest"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+func sleepTask(id string, secs string) wire.TaskInfo {
+	return wire.TaskInfo{TaskID: wire.TaskID(id), Resources: wire.Resources{CPUs: 0.1, MemMB: 32},
+		Command: wire.CommandInfo{Value: "sleep " + secs, Shell: true}}
+}
+
+// TestAgentRestartRecoversTasks: the agent stops (tasks keep running),
+// restarts with the same work dir, keeps its ID, re-attaches to the task,
+// and the task is later reported FINISHED.
+func TestAgentRestartRecoversTasks(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "recover"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, sleepTask("s", "2")); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "s", wire.TaskRunning)
+	id := c.Agents()[0].ID()
+	c.StopAgent(0, false)
+	if err := c.RestartAgent(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Agents()[0].ID(); got != id {
+		t.Fatalf("restarted agent has ID %s, was %s", got, id)
+	}
+	fin := rec.WaitState(t, 10*time.Second, "s", wire.TaskFinished)
+	if fin.ExitCode == nil || *fin.ExitCode != 0 {
+		t.Fatalf("exit code %v", fin.ExitCode)
+	}
+	// No duplicate terminal update reaches the scheduler's view twice with
+	// different UUIDs: the restart resent, it did not re-create.
+	uuids := map[string]bool{}
+	for _, u := range rec.Updates() {
+		if u.TaskID == "s" && u.State == wire.TaskFinished {
+			uuids[u.UUID] = true
+		}
+	}
+	if len(uuids) != 1 {
+		t.Fatalf("FINISHED reported with %d different UUIDs", len(uuids))
+	}
+}
+
+// TestAgentLossAndReturn: a silent agent is marked UNREACHABLE (in raft),
+// its task reported TASK_UNREACHABLE; when it comes back the task's real
+// state is sent.
+func TestAgentLossAndReturn(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "loss"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := wire.TaskInfo{TaskID: "h", Resources: wire.Resources{CPUs: 0.1, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "h", wire.TaskRunning)
+	id := c.Agents()[0].ID()
+	c.StopAgent(0, false)
+	rec.WaitState(t, 10*time.Second, "h", wire.TaskUnreachable)
+	sdktest.Eventually(t, 5*time.Second, func() bool {
+		a, _ := c.Leader().Registry().Agent(id)
+		return a.State == registry.AgentUnreachable
+	}, "agent recorded unreachable in raft")
+	restarted := time.Now()
+	if err := c.RestartAgent(0); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitUpdate(t, 10*time.Second, func(s wire.TaskStatus) bool {
+		return s.TaskID == "h" && s.State == wire.TaskRunning && s.Timestamp.After(restarted)
+	})
+	sdktest.Eventually(t, 5*time.Second, func() bool {
+		a, _ := c.Leader().Registry().Agent(id)
+		return a.State == registry.AgentActive
+	}, "agent active again")
+}
+
+// TestDrain: a drained agent gets no offers, its tasks are killed after
+// the grace with reason AGENT_DRAINING, and it ends DRAINED; reactivate
+// brings offers back.
+func TestDrain(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "drain"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := wire.TaskInfo{TaskID: "h", Resources: wire.Resources{CPUs: 0.1, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
+	if _, err := d.Accept(sdktest.Ctx(t, 5*time.Second), []wire.OfferID{o.ID}, []wire.Operation{{Type: wire.OpLaunch, Tasks: []wire.TaskInfo{withAgent(task, o.AgentID)}}}, refuse(0)); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "h", wire.TaskRunning)
+	rec.TakeOffer(t, 5*time.Second, nil) // the rest of the agent, offered again
+	base := "http://" + c.Leader().HTTPAddr()
+	resp, err := http.Post(base+"/api/v1/agents/"+string(o.AgentID)+"/drain", "application/json", strings.NewReader(`{"grace":"300ms"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("drain: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	killed := rec.WaitState(t, 10*time.Second, "h", wire.TaskKilled)
+	if killed.Reason != wire.ReasonAgentDraining {
+		t.Fatalf("killed with reason %s", killed.Reason)
+	}
+	sdktest.Eventually(t, 10*time.Second, func() bool {
+		a, _ := c.Leader().Registry().Agent(o.AgentID)
+		return a.State == registry.AgentDrained
+	}, "agent drained")
+	if n := len(rec.Outstanding()); n != 0 {
+		t.Fatalf("%d offers outstanding from a drained agent", n)
+	}
+	before := rec.OffersReceived()
+	resp, err = http.Post(base+"/api/v1/agents/"+string(o.AgentID)+"/reactivate", "application/json", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("reactivate: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	sdktest.Eventually(t, 5*time.Second, func() bool { return rec.OffersReceived() > before }, "offers after reactivation")
+}
+
+func withAgent(t wire.TaskInfo, a wire.AgentID) wire.TaskInfo { t.AgentID = a; return t }
+
+func refuse(s float64) wire.Filters { return wire.Filters{RefuseSeconds: &s} }

@@ -1,0 +1,160 @@
+package master_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agora-cluster/agora/master"
+	"github.com/agora-cluster/agora/sdk/sdktest"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+var noRedirect = &http.Client{
+	Timeout:       5 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+func get(t *testing.T, c *http.Client, url string, out any) *http.Response {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode == 200 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s: %v: %s", url, err, b)
+		}
+	}
+	if resp.StatusCode >= 400 {
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			t.Fatalf("%s: %d without an error message: %s", url, resp.StatusCode, b)
+		}
+	}
+	return resp
+}
+
+func send(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestHTTPAPI(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(2, "cpus:2;mem:512"), sdktest.Simulated())
+	leader := c.Leader()
+	var standby *master.Master
+	for _, m := range c.Masters() {
+		if m != leader {
+			standby = m
+		}
+	}
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "api", Roles: []string{"web"}}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := wire.TaskInfo{TaskID: "t1", Resources: wire.Resources{CPUs: 1, MemMB: 64}, Sim: &wire.SimBehavior{Hang: true}}
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "t1", wire.TaskRunning)
+	base := "http://" + leader.HTTPAddr()
+
+	// /leader is answered by every master, standbys included.
+	var li wire.LeaderInfo
+	get(t, noRedirect, "http://"+standby.HTTPAddr()+"/api/v1/leader", &li)
+	if li.Name != leader.Name() || li.Term != leader.Term() || li.HTTP != leader.HTTPAddr() {
+		t.Fatalf("standby's /leader = %+v, leader is %s term %d", li, leader.Name(), leader.Term())
+	}
+
+	// A standby redirects state reads to the leader with 307.
+	resp := get(t, noRedirect, "http://"+standby.HTTPAddr()+"/api/v1/state?x=1", nil)
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != base+"/api/v1/state?x=1" {
+		t.Fatalf("standby answered %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	var st master.State
+	get(t, http.DefaultClient, "http://"+standby.HTTPAddr()+"/api/v1/state", &st) // follows the redirect
+	if st.Leader != leader.Name() || len(st.Agents) != 2 || len(st.Frameworks) != 1 || len(st.Tasks) != 1 {
+		t.Fatalf("state = leader %s, %d agents, %d frameworks, %d tasks", st.Leader, len(st.Agents), len(st.Frameworks), len(st.Tasks))
+	}
+	if st.Tasks[0].ID != "t1" || st.Tasks[0].State != wire.TaskRunning || st.Frameworks[0].Role != "web" {
+		t.Fatalf("state = %+v", st)
+	}
+	var used wire.Resources
+	for _, a := range st.Agents {
+		used = used.Add(a.Used)
+		if a.State != "ACTIVE" || a.Hostname == "" {
+			t.Fatalf("agent view %+v", a)
+		}
+	}
+	if !used.Equal(task.Resources) {
+		t.Fatalf("used = %s, want %s", used, task.Resources)
+	}
+
+	// Tasks: filters and pagination; bad parameters are 400 with a message.
+	var page master.TaskPage
+	get(t, http.DefaultClient, base+"/api/v1/tasks?state=TASK_RUNNING&limit=1", &page)
+	if page.Total != 1 || len(page.Tasks) != 1 || page.Tasks[0].ID != "t1" {
+		t.Fatalf("tasks page = %+v", page)
+	}
+	get(t, http.DefaultClient, base+"/api/v1/tasks?framework=nope", &page)
+	if page.Total != 0 {
+		t.Fatalf("filter by unknown framework = %+v", page)
+	}
+	for _, q := range []string{"limit=0", "limit=x", "offset=-1", "state=RUNNING"} {
+		if r := get(t, http.DefaultClient, base+"/api/v1/tasks?"+q, nil); r.StatusCode != 400 {
+			t.Errorf("?%s: %d, want 400", q, r.StatusCode)
+		}
+	}
+
+	// Members: all three, one leader.
+	var mem []master.Member
+	sdktest.Eventually(t, 5*time.Second, func() bool {
+		get(t, http.DefaultClient, "http://"+standby.HTTPAddr()+"/api/v1/members", &mem)
+		leaders, followers := 0, 0
+		for _, m := range mem {
+			switch m.State {
+			case "Leader":
+				leaders++
+			case "Follower":
+				followers++
+			}
+		}
+		return len(mem) == 3 && leaders == 1 && followers == 2
+	}, "members to report one leader and two followers: %+v", mem)
+
+	// Roles: set through raft, read back from any master's registry.
+	code, body := send(t, "PUT", base+"/api/v1/roles/web", `{"weight":2,"quota":{"cpus":1.5}}`)
+	if code != 200 {
+		t.Fatalf("set role: %d %s", code, body)
+	}
+	sdktest.Eventually(t, 5*time.Second, func() bool { return standby.Registry().Role("web").Weight == 2 }, "role replicated to the standby")
+	for _, bad := range []string{`{"weight":-1}`, `{"wieght":2}`, `{"quota":{"cpus":-1}}`, `not json`} {
+		if code, body := send(t, "PUT", base+"/api/v1/roles/web", bad); code != 400 || !strings.Contains(body, "error") {
+			t.Errorf("bad role %s: %d %s", bad, code, body)
+		}
+	}
+	if standby.Registry().Role("web").Weight != 2 {
+		t.Fatal("a refused role change changed the role")
+	}
+	// Drain of an unknown agent is 404; a bad grace is 400.
+	if code, _ := send(t, "POST", base+"/api/v1/agents/nope/drain", `{}`); code != 404 {
+		t.Errorf("drain unknown agent: %d", code)
+	}
+	if code, _ := send(t, "POST", base+"/api/v1/agents/"+string(o.AgentID)+"/drain", `{"grace":"soon"}`); code != 400 {
+		t.Errorf("drain with bad grace: %d", code)
+	}
+}
