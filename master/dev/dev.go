@@ -25,6 +25,8 @@ func Command() *cli.Command {
 			&cli.IntFlag{Name: "masters", Value: 3, Usage: "number of masters"},
 			&cli.IntFlag{Name: "agents", Value: 2, Usage: "number of agents"},
 			&cli.StringFlag{Name: "agent-resources", Value: "cpus:2;mem:2048;disk:10000;ports:[31000-31999]", Usage: "resources of each agent"},
+			&cli.IntFlag{Name: "nats-port", Value: 4222, Usage: "NATS port of the first master (the others use the next ones); 0 picks free ports"},
+			&cli.IntFlag{Name: "http-port", Value: 5050, Usage: "HTTP port of the first master (the others use the next ones); 0 picks free ports"},
 			&cli.StringFlag{Name: "data-dir", Usage: "keep the cluster's data here (default: a temporary dir, removed on exit)"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
 		},
@@ -40,7 +42,8 @@ func Command() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cfg := sdktest.Config{Masters: c.Int("masters"), Dir: c.String("data-dir"), Logger: log}
+			cfg := sdktest.Config{Masters: c.Int("masters"), Dir: c.String("data-dir"), Logger: log,
+				NATSBasePort: c.Int("nats-port"), HTTPBasePort: c.Int("http-port")}
 			for range c.Int("agents") {
 				cfg.AgentResources = append(cfg.AgentResources, res)
 			}
@@ -76,7 +79,7 @@ func PrintInfo(w io.Writer, cl *sdktest.Cluster) {
 		fmt.Fprintf(w, "  agent %s: %s\n", a.ID(), a.Info().Resources)
 	}
 	fmt.Fprintf(w, "\nTry:  go run ./examples/hello --nats %s\n", urls)
-	fmt.Fprintf(w, "      curl http://%s/api/v1/state\n", cl.Masters()[0].HTTPAddr())
+	fmt.Fprintf(w, "      curl -L http://%s/api/v1/state\n", cl.Masters()[0].HTTPAddr())
 	fmt.Fprintln(w, "Stop with Ctrl-C.")
 }
 

@@ -302,7 +302,9 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	case strings.Contains(line, "[ERROR]"):
 		w.l.Error(line)
 	case strings.Contains(line, "[WARN]"):
-		w.l.Warn(line)
+		// raft warns of routine events (an election starting, a peer
+		// briefly unreachable); they are information to an operator.
+		w.l.Info(line)
 	default:
 		w.l.Debug(line)
 	}

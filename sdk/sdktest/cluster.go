@@ -39,6 +39,10 @@ type Config struct {
 	// Dir holds the masters' data and agents' work dirs; "" makes a
 	// temporary one that Close removes.
 	Dir string
+	// NATSBasePort and HTTPBasePort, when set, give master i the ports
+	// base+i instead of free ones (agora dev uses 4222 and 5050).
+	NATSBasePort int
+	HTTPBasePort int
 	// Fast shortens raft and heartbeat timeouts (as tests want).
 	Fast   bool
 	Logger *slog.Logger
@@ -163,11 +167,17 @@ func (c *Cluster) startMasters() error {
 		mc.RaftAddr = peers[names[i]]
 		mc.Peers = peers
 		mc.HTTPAddr = "127.0.0.1:0"
+		if c.cfg.HTTPBasePort > 0 {
+			mc.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", c.cfg.HTTPBasePort+i)
+		}
 		mc.Logger = c.log
 		if c.cfg.ExternalNATS != "" {
 			mc.NATSURLs = []string{c.cfg.ExternalNATS}
 		} else {
 			mc.EmbedNATS = natsembed.Config{Listen: "127.0.0.1:-1", Routes: routes}
+			if c.cfg.NATSBasePort > 0 {
+				mc.EmbedNATS.Listen = fmt.Sprintf("127.0.0.1:%d", c.cfg.NATSBasePort+i)
+			}
 			if n > 1 {
 				mc.EmbedNATS.Cluster = "127.0.0.1:-1"
 			}
