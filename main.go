@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/agora-cluster/agora/agent"
+	"github.com/agora-cluster/agora/framework/service"
 	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/master/dev"
 )
@@ -21,6 +22,7 @@ func main() {
 			master.Command(),
 			agent.Command(),
 			dev.Command(),
+			service.Command(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {

@@ -132,3 +132,30 @@ func TestDrain(t *testing.T) {
 func withAgent(t wire.TaskInfo, a wire.AgentID) wire.TaskInfo { t.AgentID = a; return t }
 
 func refuse(s float64) wire.Filters { return wire.Filters{RefuseSeconds: &s} }
+
+// TestHealthCheckKillsUnhealthyTask: health rides on RUNNING updates, and
+// a task that fails its checks is killed with REASON_TASK_UNHEALTHY.
+func TestHealthCheckKillsUnhealthyTask(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "health"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := sleepTask("h", "x")
+	task.Command.Value = "touch ok; sleep 1; rm ok; sleep 30"
+	task.HealthCheck = &wire.HealthCheck{Type: wire.HealthCommand, Command: "test -f ok",
+		Interval: wire.Duration(100 * time.Millisecond), ConsecutiveFailures: 2}
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitUpdate(t, 5*time.Second, func(s wire.TaskStatus) bool {
+		return s.TaskID == "h" && s.State == wire.TaskRunning && s.Healthy != nil && *s.Healthy
+	})
+	rec.WaitUpdate(t, 5*time.Second, func(s wire.TaskStatus) bool {
+		return s.TaskID == "h" && s.State == wire.TaskRunning && s.Healthy != nil && !*s.Healthy
+	})
+	killed := rec.WaitState(t, 10*time.Second, "h", wire.TaskKilled)
+	if killed.Reason != wire.ReasonTaskUnhealthy {
+		t.Fatalf("killed with reason %s", killed.Reason)
+	}
+}

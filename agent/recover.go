@@ -50,6 +50,7 @@ func (a *Agent) recover(rec recovered) {
 		default:
 			a.log.Info("re-attached to running task", "framework", k.fw, "task", k.task, "pid", proc.Pid())
 			a.goFunc(func() { a.watch(k, t) })
+			a.startHealthCheck(k, t)
 		}
 	}
 	if len(rec.tasks) > 0 || len(rec.updates) > 0 {

@@ -104,6 +104,7 @@ func (a *Agent) launch(fw wire.FrameworkID, info wire.TaskInfo) {
 	}
 	a.update(fw, info.TaskID, wire.TaskRunning, "", "", nil)
 	a.goFunc(func() { a.watch(k, t) })
+	a.startHealthCheck(k, t)
 }
 
 // watch waits for a task's process to end and reports how it ended.
@@ -158,3 +159,5 @@ func (a *Agent) shutdownFramework(fw wire.FrameworkID) {
 		a.kill(fw, id, wire.ReasonFrameworkRemoved)
 	}
 }
+
+func nowUTC() time.Time { return time.Now().UTC() }

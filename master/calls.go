@@ -159,17 +159,17 @@ func (l *leader) subscribe(msg *nats.Msg, info wire.FrameworkInfo) {
 	f.lastSeen = time.Now()
 	f.disconnectedAt = time.Time{}
 	f.removing = false
-	l.markAll()
-	l.mu.Unlock()
-
 	sub := wire.Subscribed{
 		FrameworkID:       info.ID,
 		HeartbeatInterval: wire.Duration(l.m.cfg.FrameworkHeartbeatInterval),
 		Leader:            l.info(),
 	}
-	// The event goes out on the framework's subject before any offer, so
+	// The event goes out on the framework's subject before any offer can
+	// (offers are published by the allocation loop, which needs l.mu), so
 	// the driver sees SUBSCRIBED first; the reply confirms the call.
 	l.publish(l.m.subj.Framework(info.ID), wire.TypeSubscribed, sub)
+	l.markAll()
+	l.mu.Unlock()
 	l.reply(msg, wire.TypeSubscribed, sub, nil)
 	l.log.Info("framework subscribed", "framework", info.ID, "name", info.Name, "known", known)
 }

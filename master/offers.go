@@ -77,10 +77,13 @@ func (l *leader) allocate(full bool) {
 	l.dirtyAll = false
 	allocs := l.alloc.Allocate(agents)
 	byFw := l.makeOffers(allocs)
-	l.mu.Unlock()
+	// Published under the lock, so that offers are ordered with the
+	// SUBSCRIBED and RESCIND events that subscribe and rescind publish
+	// under it (NATS publishing only buffers; it does not block).
 	for fw, offers := range byFw {
 		l.publish(l.m.subj.Framework(fw), wire.TypeOffers, wire.Offers{Offers: offers})
 	}
+	l.mu.Unlock()
 }
 
 // makeOffers turns allocations into offers. l.mu is held.

@@ -6,11 +6,13 @@ package dev
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agora-cluster/agora/framework/service"
 	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/sdk/sdktest"
 	"github.com/agora-cluster/agora/sdk/wire"
@@ -27,6 +29,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "agent-resources", Value: "cpus:2;mem:2048;disk:10000;ports:[31000-31999]", Usage: "resources of each agent"},
 			&cli.IntFlag{Name: "nats-port", Value: 4222, Usage: "NATS port of the first master (the others use the next ones); 0 picks free ports"},
 			&cli.IntFlag{Name: "http-port", Value: 5050, Usage: "HTTP port of the first master (the others use the next ones); 0 picks free ports"},
+			&cli.IntFlag{Name: "service-port", Value: 8090, Usage: "HTTP port of the bundled service framework (0 picks a free one)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "keep the cluster's data here (default: a temporary dir, removed on exit)"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
 		},
@@ -55,7 +58,20 @@ func Command() *cli.Command {
 			if _, err := cl.WaitLeader(cliTimeout); err != nil {
 				return fmt.Errorf("no leader elected: %w", err)
 			}
+			svc, err := service.Start(c.Context, service.Config{
+				NATSURLs:  cl.NATSURLs(),
+				DataDir:   filepath.Join(cl.Dir(), "service"),
+				HTTPAddr:  fmt.Sprintf("127.0.0.1:%d", c.Int("service-port")),
+				ProbeHost: func(string) string { return "127.0.0.1" }, // dev agents share this machine
+				Logger:    log,
+			})
+			if err != nil {
+				return fmt.Errorf("service framework: %w", err)
+			}
+			defer svc.Stop()
 			PrintInfo(c.App.Writer, cl)
+			fmt.Fprintf(c.App.Writer, "      go run . service status --addr %s   (the bundled service framework)\n", svc.Addr())
+			fmt.Fprintln(c.App.Writer, "Stop with Ctrl-C.")
 			master.WaitForSignal()
 			fmt.Fprintln(c.App.Writer, "stopping")
 			return nil
@@ -80,7 +96,6 @@ func PrintInfo(w io.Writer, cl *sdktest.Cluster) {
 	}
 	fmt.Fprintf(w, "\nTry:  go run ./examples/hello --nats %s\n", urls)
 	fmt.Fprintf(w, "      curl -L http://%s/api/v1/state\n", cl.Masters()[0].HTTPAddr())
-	fmt.Fprintln(w, "Stop with Ctrl-C.")
 }
 
 const cliTimeout = 15 * time.Second
