@@ -12,6 +12,7 @@ import (
 	"github.com/agora-cluster/agora/framework/service"
 	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/master/dev"
+	"github.com/agora-cluster/agora/master/operator"
 )
 
 func main() {
@@ -23,6 +24,7 @@ func main() {
 			agent.Command(),
 			dev.Command(),
 			service.Command(),
+			operator.Command(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {
