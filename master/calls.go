@@ -194,7 +194,7 @@ func (l *leader) touch(fw wire.FrameworkID) {
 }
 
 func sameFrameworkInfo(a, b wire.FrameworkInfo) bool {
-	if a.Name != b.Name || a.Principal != b.Principal || a.FailoverTimeout != b.FailoverTimeout ||
+	if a.Name != b.Name || a.Principal != b.Principal || a.FailoverTimeout != b.FailoverTimeout || a.WebUIURL != b.WebUIURL ||
 		a.Hostname != b.Hostname || len(a.Roles) != len(b.Roles) {
 		return false
 	}

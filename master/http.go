@@ -108,12 +108,13 @@ type AgentView struct {
 
 // FrameworkView is one framework in the state API.
 type FrameworkView struct {
-	ID     wire.FrameworkID `json:"id"`
-	Name   string           `json:"name"`
-	Role   string           `json:"role"`
-	Roles  []string         `json:"roles"`
-	Active bool             `json:"active"`
-	Stats  frameworkStats   `json:"stats"`
+	ID       wire.FrameworkID `json:"id"`
+	Name     string           `json:"name"`
+	Role     string           `json:"role"`
+	Roles    []string         `json:"roles"`
+	Active   bool             `json:"active"`
+	Stats    frameworkStats   `json:"stats"`
+	WebUIURL string           `json:"webui_url,omitempty"`
 	// Why says what the allocator thinks of the framework's offers now
 	// ("no free resources", "suppressed for roles [...]", ...).
 	Why string `json:"offer_status,omitempty"`
@@ -180,7 +181,7 @@ func (l *leader) state() State {
 			role = f.info.Roles[0]
 		}
 		st.Frameworks = append(st.Frameworks, FrameworkView{ID: id, Name: f.info.Name, Role: role, Roles: f.info.Roles,
-			Active: f.connected, Stats: f.stats, Why: l.alloc.Explain(id)})
+			Active: f.connected, Stats: f.stats, Why: l.alloc.Explain(id), WebUIURL: f.info.WebUIURL})
 	}
 	for _, t := range l.tasks {
 		st.Tasks = append(st.Tasks, taskView(t))

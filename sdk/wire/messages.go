@@ -78,6 +78,9 @@ type FrameworkInfo struct {
 	// FailoverTimeout is how long the master keeps the framework's tasks
 	// after it disconnects.
 	FailoverTimeout Duration `json:"failover_timeout,omitempty"`
+	// WebUIURL is where the framework serves its own API or UI; the
+	// masters' web UI links to it.
+	WebUIURL string `json:"webui_url,omitempty"`
 }
 
 // Validate checks the framework's identity.

@@ -99,6 +99,8 @@ type TaskInfo struct {
 	// killed; zero means the agent's default.
 	KillGrace Duration          `json:"kill_grace,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
+	// HealthCheck, if set, is run by the agent while the task runs.
+	HealthCheck *HealthCheck `json:"health_check,omitempty"`
 	// Sim, when set, asks an agent running the simulated executor for a
 	// scripted outcome instead of a process. Real agents reject it.
 	Sim *SimBehavior `json:"sim,omitempty"`
@@ -135,6 +137,11 @@ func (t TaskInfo) Validate() error {
 	}
 	if t.KillGrace < 0 {
 		return fmt.Errorf("task %s: negative kill_grace", t.TaskID)
+	}
+	if t.HealthCheck != nil {
+		if err := t.HealthCheck.Validate(); err != nil {
+			return fmt.Errorf("task %s: %w", t.TaskID, err)
+		}
 	}
 	return nil
 }
@@ -209,3 +216,57 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// HealthCheckType names a kind of health check.
+type HealthCheckType string
+
+// Health check kinds.
+const (
+	HealthCommand HealthCheckType = "COMMAND"
+	HealthHTTP    HealthCheckType = "HTTP"
+	HealthTCP     HealthCheckType = "TCP"
+)
+
+// HealthCheck is run by the agent against a running task. The task's
+// health rides on its TASK_RUNNING updates; a task that fails
+// ConsecutiveFailures checks in a row after its grace period is killed
+// with reason REASON_TASK_UNHEALTHY.
+type HealthCheck struct {
+	Type HealthCheckType `json:"type"`
+	// Command is run (with `sh -c`) in the task's sandbox and environment
+	// for COMMAND checks; exit 0 is healthy.
+	Command string `json:"command,omitempty"`
+	// PortIndex picks the task's port (PORT<index>) for HTTP and TCP
+	// checks; Port, if set, is used instead.
+	PortIndex int    `json:"port_index,omitempty"`
+	Port      uint64 `json:"port,omitempty"`
+	// Path is the HTTP path (default "/"); 2xx and 3xx are healthy.
+	Path string `json:"path,omitempty"`
+	// Delay before the first check; Interval between checks; Timeout of
+	// one check; GracePeriod during which failures do not count.
+	Delay               Duration `json:"delay,omitempty"`
+	Interval            Duration `json:"interval,omitempty"`
+	Timeout             Duration `json:"timeout,omitempty"`
+	GracePeriod         Duration `json:"grace_period,omitempty"`
+	ConsecutiveFailures int      `json:"consecutive_failures,omitempty"`
+}
+
+// Validate checks a health check.
+func (h HealthCheck) Validate() error {
+	switch h.Type {
+	case HealthCommand:
+		if h.Command == "" {
+			return fmt.Errorf("health_check: COMMAND needs a command")
+		}
+	case HealthHTTP, HealthTCP:
+		if h.PortIndex < 0 || h.Port > 65535 {
+			return fmt.Errorf("health_check: invalid port")
+		}
+	default:
+		return fmt.Errorf("health_check: unknown type %q (want COMMAND, HTTP or TCP)", h.Type)
+	}
+	if h.Delay < 0 || h.Interval < 0 || h.Timeout < 0 || h.GracePeriod < 0 || h.ConsecutiveFailures < 0 {
+		return fmt.Errorf("health_check: negative delay, interval, timeout, grace period or failure count")
+	}
+	return nil
+}
