@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/agora-cluster/agora/master/ui"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
@@ -29,6 +30,7 @@ func (m *Master) startHTTP() error {
 	mux.HandleFunc("POST /api/v1/agents/{id}/drain", m.leaderOnly(m.handleDrain))
 	mux.HandleFunc("POST /api/v1/agents/{id}/reactivate", m.leaderOnly(m.handleReactivate))
 	mux.HandleFunc("GET /api/v1/members", m.handleMembers)
+	mux.Handle("GET /", ui.Handler())
 	m.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	m.goFunc(func() {
 		if err := m.httpSrv.Serve(ln); err != nil && err != http.ErrServerClosed {
