@@ -49,6 +49,8 @@ func (a *Agent) onMessage(msg *nats.Msg) {
 		}
 	case wire.TypeReregister:
 		a.kickRegister()
+	case wire.TypeSandboxRead:
+		go a.serveSandbox(msg, env)
 	case wire.TypeFrameworkMessage:
 		a.log.Debug("framework message has no executor to go to", "size", len(msg.Data))
 	default:

@@ -158,3 +158,46 @@ func TestHTTPAPI(t *testing.T) {
 		t.Errorf("drain with bad grace: %d", code)
 	}
 }
+
+// TestSandboxAPI reads a task's stdout through the leader, which asks the
+// agent over NATS; ranges, listing and bad paths behave.
+func TestSandboxAPI(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "sandbox"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, shellTask("echo", "echo hello-sandbox; echo oops >&2")); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 10*time.Second, "echo", wire.TaskFinished)
+	base := "http://" + c.Leader().HTTPAddr() + "/api/v1/agents/" + string(o.AgentID) + "/sandbox/" + string(d.FrameworkID()) + "/echo"
+	if code, body := send(t, "GET", base+"/stdout", ""); code != 200 || body != "hello-sandbox\n" {
+		t.Fatalf("stdout: %d %q", code, body)
+	}
+	if code, body := send(t, "GET", base+"/stdout?offset=-8", ""); code != 200 || body != "sandbox\n" {
+		t.Fatalf("tail: %d %q", code, body)
+	}
+	if code, body := send(t, "GET", base+"/stderr?offset=1&length=2", ""); code != 200 || body != "op" {
+		t.Fatalf("range: %d %q", code, body)
+	}
+	var list wire.SandboxData
+	get(t, http.DefaultClient, base, &list)
+	names := []string{}
+	for _, f := range list.Files {
+		names = append(names, f.Path)
+	}
+	if strings.Join(names, ",") != "stderr,stdout" {
+		t.Fatalf("listing = %v", names)
+	}
+	for url, want := range map[string]int{
+		base + "/..%2F..%2F..%2Fetc%2Fpasswd": 400,
+		base + "/nope":                        404,
+		base + "/stdout?offset=x":             400,
+		"http://" + c.Leader().HTTPAddr() + "/api/v1/agents/nope/sandbox/f/t/stdout": 404,
+	} {
+		if code, body := send(t, "GET", url, ""); code != want {
+			t.Errorf("%s: %d %s, want %d", url, code, body, want)
+		}
+	}
+}

@@ -30,6 +30,8 @@ func (m *Master) startHTTP() error {
 	mux.HandleFunc("POST /api/v1/agents/{id}/drain", m.leaderOnly(m.handleDrain))
 	mux.HandleFunc("POST /api/v1/agents/{id}/reactivate", m.leaderOnly(m.handleReactivate))
 	mux.HandleFunc("GET /api/v1/members", m.handleMembers)
+	mux.HandleFunc("GET /api/v1/agents/{agent}/sandbox/{framework}/{task}", m.leaderOnly(m.handleSandbox))
+	mux.HandleFunc("GET /api/v1/agents/{agent}/sandbox/{framework}/{task}/{file...}", m.leaderOnly(m.handleSandbox))
 	mux.Handle("GET /", ui.Handler())
 	m.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	m.goFunc(func() {

@@ -519,3 +519,47 @@ type MemberStatus struct {
 	RaftState string `json:"raft_state"`
 	HTTP      string `json:"http,omitempty"`
 }
+
+// TypeSandboxRead asks an agent (a request on [Subjects.Agent]) for part
+// of a file in a task's sandbox; the reply is [TypeSandboxData] or
+// [TypeError].
+const (
+	TypeSandboxRead Type = "SANDBOX_READ"
+	TypeSandboxData Type = "SANDBOX_DATA"
+)
+
+// SandboxRead names a file in a task's latest sandbox. An empty Path
+// lists the sandbox's files.
+type SandboxRead struct {
+	FrameworkID FrameworkID `json:"framework_id"`
+	TaskID      TaskID      `json:"task_id"`
+	Path        string      `json:"path,omitempty"`
+	// Offset is where to start; a negative offset counts from the end
+	// (tail). Length bounds the answer (at most 1 MiB).
+	Offset int64 `json:"offset,omitempty"`
+	Length int64 `json:"length,omitempty"`
+}
+
+// Validate implements Validator.
+func (s SandboxRead) Validate() error {
+	if err := ValidID("framework_id", string(s.FrameworkID)); err != nil {
+		return err
+	}
+	return ValidID("task_id", string(s.TaskID))
+}
+
+// SandboxFile is one file of a sandbox listing.
+type SandboxFile struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+}
+
+// SandboxData answers SandboxRead: the bytes read (Offset is where they
+// start, Size the file's size), or the listing.
+type SandboxData struct {
+	Sandbox string        `json:"sandbox"`
+	Offset  int64         `json:"offset"`
+	Size    int64         `json:"size"`
+	Data    []byte        `json:"data,omitempty"`
+	Files   []SandboxFile `json:"files,omitempty"`
+}
