@@ -129,11 +129,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	s.sched = &scheduler{c: s.ctrl, log: log}
+	// Listen first: the framework tells the master where its API is.
+	s.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		s.abort()
+		return nil, fmt.Errorf("service: listen %s: %w", cfg.HTTPAddr, err)
+	}
 	s.driver, err = sdk.NewDriver(sdk.Config{
 		NATSURLs: cfg.NATSURLs,
 		Prefix:   cfg.Prefix,
 		Framework: wire.FrameworkInfo{
 			Name: cfg.Name, Roles: cfg.Roles, FailoverTimeout: wire.Duration(cfg.FailoverTimeout),
+			WebUIURL: "http://" + s.ln.Addr().String(),
 		},
 		IDFile:      filepath.Join(cfg.DataDir, "framework-id"),
 		CallTimeout: cfg.CallTimeout,
@@ -144,12 +151,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	s.ctrl.SetDriver(driverAdapter{s.driver})
-	s.ln, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		s.abort()
-		return nil, fmt.Errorf("service: listen %s: %w", cfg.HTTPAddr, err)
-	}
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: allowCORS(s.routes()), ReadHeaderTimeout: 10 * time.Second}
 	s.goRun(func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
@@ -181,6 +183,9 @@ func (s *Server) goRun(f func()) {
 }
 
 func (s *Server) abort() {
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
 	s.cancel()
 	s.runner.Close()
 	_ = s.store.Close()
@@ -335,4 +340,20 @@ func (a driverAdapter) Suppress(ctx context.Context) error { return a.d.Suppress
 func (a driverAdapter) Reconcile(ctx context.Context, ts []wire.ReconcileTask) error {
 	_, err := a.d.Reconcile(ctx, ts...)
 	return err
+}
+
+// allowCORS lets the masters' web UI, served from another origin, read
+// the API from the browser. Only reads are allowed cross-origin.
+func allowCORS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			w.Header().Set("Access-Control-Allow-Methods", "GET")
+		}
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
