@@ -150,6 +150,19 @@ func TestHTTPAPI(t *testing.T) {
 	if standby.Registry().Role("web").Weight != 2 {
 		t.Fatal("a refused role change changed the role")
 	}
+	// Prometheus metrics on the leader.
+	code, metrics := send(t, "GET", base+"/metrics", "")
+	for _, want := range []string{"agora_master_is_leader 1", `agora_master_tasks{state="TASK_RUNNING"} 1`,
+		`agora_master_agents{state="ACTIVE"} 2`, `agora_master_offers_total{event="accepted"} 1`,
+		"agora_master_allocation_pass_seconds_count", "agora_master_raft_commit_seconds_count", "agora_master_nats_connected 1"} {
+		if code != 200 || !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if _, sm := send(t, "GET", "http://"+standby.HTTPAddr()+"/metrics", ""); !strings.Contains(sm, "agora_master_is_leader 0") {
+		t.Error("standby metrics do not say it is not the leader")
+	}
+
 	// Drain of an unknown agent is 404; a bad grace is 400.
 	if code, _ := send(t, "POST", base+"/api/v1/agents/nope/drain", `{}`); code != 404 {
 		t.Errorf("drain unknown agent: %d", code)

@@ -97,6 +97,15 @@ func (l *leader) onCall(msg *nats.Msg) {
 	if body == nil {
 		body = wire.Ack{}
 	}
+	result := "ok"
+	if callErr != nil {
+		result = "error"
+	}
+	label := "UNKNOWN"
+	if knownCalls[env.Type] {
+		label = string(env.Type)
+	}
+	l.m.metrics.calls.WithLabelValues(label, result).Inc()
 	l.reply(msg, wire.TypeAck, body, callErr)
 }
 
@@ -383,4 +392,12 @@ func (l *leader) teardown(fw wire.FrameworkID) error {
 	l.mu.Unlock()
 	l.log.Info("framework torn down", "framework", fw)
 	return nil
+}
+
+// knownCalls bounds the label values of the calls metric, whatever
+// clients send.
+var knownCalls = map[wire.Type]bool{
+	wire.TypeAccept: true, wire.TypeDecline: true, wire.TypeRevive: true, wire.TypeSuppress: true,
+	wire.TypeKill: true, wire.TypeShutdown: true, wire.TypeAcknowledge: true, wire.TypeReconcile: true,
+	wire.TypeMessage: true, wire.TypeHeartbeat: true,
 }

@@ -20,6 +20,7 @@ func (m *Master) startHTTP() error {
 	m.httpLn = ln
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", m.handleHealth)
+	mux.Handle("GET /metrics", m.metrics.handler())
 	mux.HandleFunc("GET /api/v1/leader", m.handleLeader)
 	mux.HandleFunc("GET /api/v1/state", m.leaderOnly(m.handleState))
 	mux.HandleFunc("GET /api/v1/agents", m.leaderOnly(m.handleAgents))

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -39,6 +40,7 @@ type leader struct {
 	offerSeq   uint64
 	dirty      map[wire.AgentID]struct{}
 	dirtyAll   bool
+	dirtySince time.Time // first allocation trigger since the last pass
 	// drainKilled marks draining agents whose tasks were sent kills.
 	drainKilled map[wire.AgentID]bool
 
@@ -199,8 +201,8 @@ func (l *leader) reply(msg *nats.Msg, t wire.Type, body any, err error) {
 		return
 	}
 	if err != nil {
-		we, ok := err.(*wire.Error)
-		if !ok {
+		var we *wire.Error
+		if !errors.As(err, &we) {
 			we = wire.Errorf(wire.CodeInternal, "%v", err)
 		}
 		t, body = wire.TypeError, we

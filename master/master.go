@@ -47,6 +47,7 @@ type Master struct {
 	annSub  *nats.Subscription
 	memSub  *nats.Subscription
 	members map[string]memberSeen
+	metrics *metrics
 
 	wg           sync.WaitGroup
 	shutdownCh   chan struct{}
@@ -71,6 +72,7 @@ func New(cfg Config) (*Master, error) {
 		fsm:        registry.NewFSM(),
 		shutdownCh: make(chan struct{}),
 	}
+	m.metrics = newMetrics(m)
 	if err := m.start(); err != nil {
 		m.Shutdown()
 		return nil, err

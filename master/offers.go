@@ -21,7 +21,12 @@ func (l *leader) markAll() {
 	l.kick()
 }
 
+// kick wakes the allocation loop; the first event since the last pass
+// starts the offer-latency clock. l.mu is held.
 func (l *leader) kick() {
+	if l.dirtySince.IsZero() {
+		l.dirtySince = time.Now()
+	}
 	select {
 	case l.trigger <- struct{}{}:
 	default:
@@ -75,13 +80,20 @@ func (l *leader) allocate(full bool) {
 	}
 	clear(l.dirty)
 	l.dirtyAll = false
+	event := l.dirtySince
+	l.dirtySince = time.Time{}
+	start := time.Now()
 	allocs := l.alloc.Allocate(agents)
+	l.m.metrics.allocationPass.Observe(since(start))
 	byFw := l.makeOffers(allocs)
 	// Published under the lock, so that offers are ordered with the
 	// SUBSCRIBED and RESCIND events that subscribe and rescind publish
 	// under it (NATS publishing only buffers; it does not block).
 	for fw, offers := range byFw {
 		l.publish(l.m.subj.Framework(fw), wire.TypeOffers, wire.Offers{Offers: offers})
+	}
+	if len(byFw) > 0 && !event.IsZero() {
+		l.m.metrics.offerLatency.Observe(since(event))
 	}
 	l.mu.Unlock()
 }
@@ -112,6 +124,7 @@ func (l *leader) makeOffers(allocs []allocator.Allocation) map[wire.FrameworkID]
 		l.offers[o.ID] = o
 		f.offers[o.ID] = o
 		f.stats.OffersSent++
+		l.m.metrics.offers.WithLabelValues("sent").Inc()
 		byFw[a.FrameworkID] = append(byFw[a.FrameworkID], o.Offer)
 	}
 	return byFw
@@ -124,6 +137,7 @@ func (l *leader) rescind(id wire.OfferID, o *offer) {
 	l.markDirty(o.AgentID)
 	if f := l.frameworks[o.FrameworkID]; f != nil {
 		f.stats.OffersRescinded++
+		l.m.metrics.offers.WithLabelValues("rescinded").Inc()
 	}
 	l.publish(l.m.subj.Framework(o.FrameworkID), wire.TypeRescind, wire.Rescind{OfferID: id})
 }
@@ -185,6 +199,7 @@ func (l *leader) decline(fw wire.FrameworkID, c wire.Decline) error {
 		l.alloc.Recover(o.AgentID, fw, o.Resources)
 		l.alloc.Decline(fw, o.AgentID, refuse)
 		f.stats.OffersDeclined++
+		l.m.metrics.offers.WithLabelValues("declined").Inc()
 		l.markDirty(o.AgentID)
 	}
 	return nil
@@ -225,6 +240,7 @@ func (l *leader) accept(fw wire.FrameworkID, c wire.Accept) (wire.AcceptResult, 
 		l.removeOffer(o.ID, o)
 	}
 	f.stats.OffersAccepted += uint64(len(offers))
+	l.m.metrics.offers.WithLabelValues("accepted").Add(float64(len(offers)))
 	launch := wire.Launch{FrameworkID: fw}
 	seen := map[wire.TaskID]bool{}
 	for _, t := range tasks {

@@ -17,7 +17,9 @@ func (m *Master) raftApply(ctx context.Context, t registry.CommandType, payload 
 	if err != nil {
 		return wire.Errorf(wire.CodeInternal, "%v", err)
 	}
+	start := time.Now()
 	_, err = m.raft.Apply(ctx, data)
+	m.metrics.raftApply.Observe(since(start))
 	switch {
 	case err == nil:
 		return nil

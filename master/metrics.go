@@ -1,0 +1,134 @@
+package master
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/agora-cluster/agora/master/registry"
+)
+
+// metrics are one master's Prometheus metrics. Each master has its own
+// registry, so that several masters can share a process (tests, agora dev).
+type metrics struct {
+	reg            *prometheus.Registry
+	offers         *prometheus.CounterVec
+	allocationPass prometheus.Histogram
+	offerLatency   prometheus.Histogram
+	raftApply      prometheus.Histogram
+	calls          *prometheus.CounterVec
+}
+
+var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+
+func newMetrics(m *Master) *metrics {
+	reg := prometheus.NewRegistry()
+	mt := &metrics{
+		reg: reg,
+		offers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agora_master_offers_total", Help: "Offers by what happened to them (sent, accepted, declined, rescinded).",
+		}, []string{"event"}),
+		allocationPass: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "agora_master_allocation_pass_seconds", Help: "Duration of one allocation pass (event-driven or full).", Buckets: latencyBuckets,
+		}),
+		offerLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "agora_master_offer_latency_seconds", Help: "Time from the event that freed resources to their offers being sent.", Buckets: latencyBuckets,
+		}),
+		raftApply: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "agora_master_raft_commit_seconds", Help: "Latency of registry writes through raft.", Buckets: latencyBuckets,
+		}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agora_master_calls_total", Help: "Scheduler calls handled by the leader, by type and result.",
+		}, []string{"type", "result"}),
+	}
+	reg.MustRegister(mt.offers, mt.allocationPass, mt.offerLatency, mt.raftApply, mt.calls,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&stateCollector{m: m})
+	return mt
+}
+
+func (mt *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(mt.reg, promhttp.HandlerOpts{})
+}
+
+func since(t time.Time) float64 { return time.Since(t).Seconds() }
+
+// stateCollector reports gauges computed at scrape time: raft state and
+// term, leadership, agents and tasks by state, NATS connection.
+type stateCollector struct{ m *Master }
+
+var (
+	descRaftState = prometheus.NewDesc("agora_master_raft_state", "1 for this master's current raft state.", []string{"state"}, nil)
+	descTerm      = prometheus.NewDesc("agora_master_raft_term", "Current raft term.", nil, nil)
+	descLeader    = prometheus.NewDesc("agora_master_is_leader", "1 while this master acts as leader.", nil, nil)
+	descAgents    = prometheus.NewDesc("agora_master_agents", "Agents in the registry by state.", []string{"state"}, nil)
+	descTasks     = prometheus.NewDesc("agora_master_tasks", "Tasks the leader tracks, by state.", []string{"state"}, nil)
+	descNATS      = prometheus.NewDesc("agora_master_nats_connected", "1 while the master's NATS connection is up.", nil, nil)
+	descFwOffers  = prometheus.NewDesc("agora_master_framework_offers_total", "Offers per framework and event.", []string{"framework", "event"}, nil)
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRaftState, descTerm, descLeader, descAgents, descTasks, descNATS, descFwOffers} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.m
+	if m.raft != nil {
+		for _, s := range []string{"Leader", "Follower", "Candidate", "Shutdown"} {
+			v := 0.0
+			if m.raft.State() == s {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descRaftState, prometheus.GaugeValue, v, s)
+		}
+		ch <- prometheus.MustNewConstMetric(descTerm, prometheus.GaugeValue, float64(m.raft.Term()))
+	}
+	_, l := m.currentLeader()
+	ch <- prometheus.MustNewConstMetric(descLeader, prometheus.GaugeValue, boolF(l != nil))
+	connected := m.nc != nil && m.nc.IsConnected()
+	ch <- prometheus.MustNewConstMetric(descNATS, prometheus.GaugeValue, boolF(connected))
+	counts := map[registry.AgentState]int{}
+	for _, a := range m.fsm.Agents() {
+		counts[a.State]++
+	}
+	for _, s := range []registry.AgentState{registry.AgentActive, registry.AgentUnreachable, registry.AgentGone, registry.AgentDraining, registry.AgentDrained} {
+		ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(counts[s]), string(s))
+	}
+	if l == nil {
+		return
+	}
+	tasks := map[string]int{}
+	type fwStats struct {
+		id string
+		s  frameworkStats
+	}
+	var fws []fwStats
+	l.mu.Lock()
+	for _, t := range l.tasks {
+		tasks[string(t.status.State)]++
+	}
+	for id, f := range l.frameworks {
+		fws = append(fws, fwStats{string(id), f.stats})
+	}
+	l.mu.Unlock()
+	for s, n := range tasks {
+		ch <- prometheus.MustNewConstMetric(descTasks, prometheus.GaugeValue, float64(n), s)
+	}
+	for _, f := range fws {
+		for ev, n := range map[string]uint64{"sent": f.s.OffersSent, "accepted": f.s.OffersAccepted, "declined": f.s.OffersDeclined, "rescinded": f.s.OffersRescinded} {
+			ch <- prometheus.MustNewConstMetric(descFwOffers, prometheus.CounterValue, float64(n), f.id, ev)
+		}
+	}
+}
+
+func boolF(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
