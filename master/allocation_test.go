@@ -1,0 +1,232 @@
+package master_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agora-cluster/agora/master"
+	"github.com/agora-cluster/agora/sdk"
+	"github.com/agora-cluster/agora/sdk/sdktest"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// drfFramework launches one task of its shape per offer and gives the
+// rest back with refuse_seconds 0, as in the DRF paper's progressive
+// filling; offers it cannot use are declined for a moment.
+type drfFramework struct {
+	sdk.BaseScheduler
+	name  string
+	shape wire.Resources
+	mu    sync.Mutex
+	n     int
+}
+
+func (f *drfFramework) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
+	for _, o := range offers {
+		if !o.Resources.Contains(f.shape) {
+			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 0.2)
+			continue
+		}
+		f.mu.Lock()
+		f.n++
+		id := wire.TaskID(f.name + "-" + string(rune('0'+f.n)))
+		f.mu.Unlock()
+		task := wire.TaskInfo{TaskID: id, AgentID: o.AgentID, Resources: f.shape, Sim: &wire.SimBehavior{Hang: true}}
+		_, _ = d.Accept(ctx, []wire.OfferID{o.ID}, []wire.Operation{{Type: wire.OpLaunch, Tasks: []wire.TaskInfo{task}}}, sdk.Refuse(0))
+	}
+}
+
+func (f *drfFramework) tasks() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+// TestDRFWorkedExample reproduces the example of Ghodsi et al. (NSDI
+// 2011) through real offers: 9 CPUs and 18 GB; A's tasks need <1 CPU,
+// 4 GB>, B's <3 CPUs, 1 GB>; the cluster settles at A with 3 tasks and B
+// with 2.
+func TestDRFWorkedExample(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:9;mem:18432;disk:0"), sdktest.Simulated())
+	a := &drfFramework{name: "a", shape: wire.Resources{CPUs: 1, MemMB: 4096}}
+	b := &drfFramework{name: "b", shape: wire.Resources{CPUs: 3, MemMB: 1024}}
+	c.RunDriver(t, wire.FrameworkInfo{Name: "A"}, a)
+	c.RunDriver(t, wire.FrameworkInfo{Name: "B"}, b)
+	sdktest.Eventually(t, 10*time.Second, func() bool { return a.tasks() == 3 && b.tasks() == 2 },
+		"A with 3 tasks and B with 2 (have %d and %d)", a.tasks(), b.tasks())
+	// And it stays there: nothing more fits, so nothing more launches.
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if a.tasks() != 3 || b.tasks() != 2 {
+			t.Fatalf("allocation moved on to A=%d B=%d", a.tasks(), b.tasks())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestOfferTimeout: an offer held past the offer timeout is rescinded and
+// its resources offered again.
+func TestOfferTimeout(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
+		sdktest.WithMasterConfig(func(mc *master.Config) { mc.OfferTimeout = 300 * time.Millisecond }))
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "hoarder"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	first := rec.TakeOffer(t, 5*time.Second, nil)
+	second := rec.TakeOffer(t, 5*time.Second, func(o wire.Offer) bool { return o.ID != first.ID })
+	if !second.Resources.Equal(first.Resources) {
+		t.Fatalf("re-offered %s, first offer held %s", second.Resources, first.Resources)
+	}
+	_, err := d.Launch(sdktest.Ctx(t, 5*time.Second), first, wire.TaskInfo{TaskID: "late", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{}})
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Code != wire.CodeUnknownOffer {
+		t.Fatalf("accepting a rescinded offer: %v", err)
+	}
+}
+
+// TestFrameworkFailoverTimeout: a framework that disconnects keeps its
+// tasks until its failover timeout; one that does not come back in time
+// is removed and its tasks killed.
+func TestFrameworkFailoverTimeout(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:2;mem:256"), sdktest.Simulated())
+
+	run := func(info wire.FrameworkInfo, rec *sdktest.Recorder) (*sdk.Driver, context.CancelFunc, chan struct{}) {
+		d, err := sdk.NewDriver(sdk.Config{NATSURLs: c.NATSURLs(), Framework: info, Logger: sdktest.TestLogger(t)}, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = d.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return d, cancel, done
+	}
+	launch := func(d *sdk.Driver, rec *sdktest.Recorder, id wire.TaskID) {
+		o := rec.TakeOffer(t, 5*time.Second, nil)
+		task := wire.TaskInfo{TaskID: id, AgentID: o.AgentID, Resources: wire.Resources{CPUs: 0.5, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
+		if _, err := d.Accept(sdktest.Ctx(t, 5*time.Second), []wire.OfferID{o.ID}, []wire.Operation{{Type: wire.OpLaunch, Tasks: []wire.TaskInfo{task}}}, sdk.Refuse(0)); err != nil {
+			t.Fatal(err)
+		}
+		rec.WaitState(t, 5*time.Second, id, wire.TaskRunning)
+	}
+	leader := c.Leader()
+
+	// Framework 1 comes back within its timeout: its task survives.
+	info1 := wire.FrameworkInfo{ID: "fw-back", Name: "back", FailoverTimeout: wire.Duration(5 * time.Second)}
+	rec1 := sdktest.NewRecorder()
+	d1, stop1, done1 := run(info1, rec1)
+	rec1.WaitSubscribed(t, 5*time.Second, 1)
+	launch(d1, rec1, "kept")
+	// Give back what framework 1 holds, for long, so framework 2 gets it.
+	sdktest.Eventually(t, 5*time.Second, func() bool { return len(rec1.Outstanding()) > 0 }, "the rest re-offered")
+	for _, o := range rec1.Outstanding() {
+		if err := d1.Decline(sdktest.Ctx(t, 5*time.Second), []wire.OfferID{o.ID}, 3600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Framework 2 does not: after 1 s its task is killed and it is removed.
+	info2 := wire.FrameworkInfo{ID: "fw-gone", Name: "gone", FailoverTimeout: wire.Duration(time.Second)}
+	rec2 := sdktest.NewRecorder()
+	d2, stop2, done2 := run(info2, rec2)
+	rec2.WaitSubscribed(t, 5*time.Second, 1)
+	launch(d2, rec2, "doomed")
+
+	stop1()
+	<-done1
+	stop2()
+	<-done2
+	sdktest.Eventually(t, 10*time.Second, func() bool {
+		_, ok := leader.Registry().Framework("fw-gone")
+		return !ok
+	}, "framework past its failover timeout removed from the registry")
+	sdktest.Eventually(t, 5*time.Second, func() bool {
+		for _, tk := range leader.StateView().Tasks {
+			if tk.ID == "doomed" {
+				return false
+			}
+		}
+		return true
+	}, "its task killed")
+	if fw, ok := leader.Registry().Framework("fw-back"); !ok || fw.DisconnectedAt.IsZero() {
+		t.Fatalf("framework within its timeout: %+v, registered %v", fw, ok)
+	}
+	// It re-subscribes with the same ID and finds its task still running.
+	rec1b := sdktest.NewRecorder()
+	d1b, _, _ := run(info1, rec1b)
+	rec1b.WaitSubscribed(t, 5*time.Second, 1)
+	rec1b.WaitUpdate(t, 5*time.Second, func(s wire.TaskStatus) bool {
+		return s.TaskID == "kept" && s.State == wire.TaskRunning && s.Reason == wire.ReasonReconciliation
+	})
+	if d1b.FrameworkID() != "fw-back" {
+		t.Fatalf("resumed as %s", d1b.FrameworkID())
+	}
+	if fw, _ := leader.Registry().Framework("fw-back"); !fw.DisconnectedAt.IsZero() {
+		t.Fatal("re-subscribed framework still recorded as disconnected")
+	}
+}
+
+// TestReconciliation: explicit and implicit reconciliation, an unknown
+// task answered TASK_UNKNOWN, and — right after a failover, before the
+// agent re-registered — no guessing.
+func TestReconciliation(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "reconcile", FailoverTimeout: wire.Duration(time.Minute)}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := wire.TaskInfo{TaskID: "r1", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}}
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "r1", wire.TaskRunning)
+	ctx := sdktest.Ctx(t, 20*time.Second)
+
+	mark := time.Now()
+	res, err := d.Reconcile(ctx, wire.ReconcileTask{TaskID: "r1"}, wire.ReconcileTask{TaskID: "nope"})
+	if err != nil || res.Answered != 2 {
+		t.Fatalf("explicit: %+v %v", res, err)
+	}
+	rec.WaitUpdate(t, 5*time.Second, func(s wire.TaskStatus) bool {
+		return s.TaskID == "r1" && s.State == wire.TaskRunning && s.Reason == wire.ReasonReconciliation && s.Timestamp.After(mark)
+	})
+	rec.WaitUpdate(t, 5*time.Second, func(s wire.TaskStatus) bool {
+		return s.TaskID == "nope" && s.State == wire.TaskUnknown && s.Reason == wire.ReasonReconciliation
+	})
+	if res, err := d.Reconcile(ctx); err != nil || res.Answered != 1 {
+		t.Fatalf("implicit: %+v %v", res, err)
+	}
+
+	// Keep the agent from re-registering with the next leader, then fail
+	// over: the new leader must not guess about r1.
+	c.StopAgent(0, false)
+	c.KillLeader()
+	if _, err := c.WaitLeader(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitSubscribed(t, 10*time.Second, 2)
+	var pending wire.ReconcileResult
+	sdktest.Eventually(t, 5*time.Second, func() bool {
+		pending, err = d.Reconcile(ctx, wire.ReconcileTask{TaskID: "r1", AgentID: o.AgentID})
+		return err == nil
+	}, "reconcile call accepted by the new leader")
+	if pending.Answered != 0 || len(pending.Pending) != 1 || pending.Pending[0] != "r1" {
+		t.Fatalf("before re-registration: %+v, want r1 pending", pending)
+	}
+	mark = time.Now()
+	if err := c.RestartAgent(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitAgentsRegistered(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := d.Reconcile(ctx, wire.ReconcileTask{TaskID: "r1", AgentID: o.AgentID}); err != nil || res.Answered != 1 {
+		t.Fatalf("after re-registration: %+v %v", res, err)
+	}
+	rec.WaitUpdate(t, 5*time.Second, func(s wire.TaskStatus) bool {
+		return s.TaskID == "r1" && s.State == wire.TaskRunning && s.Reason == wire.ReasonReconciliation && s.Timestamp.After(mark)
+	})
+}
