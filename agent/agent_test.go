@@ -1,12 +1,15 @@
 package agent_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agora-cluster/agora/master/registry"
+	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
@@ -157,5 +160,58 @@ func TestHealthCheckKillsUnhealthyTask(t *testing.T) {
 	killed := rec.WaitState(t, 10*time.Second, "h", wire.TaskKilled)
 	if killed.Reason != wire.ReasonTaskUnhealthy {
 		t.Fatalf("killed with reason %s", killed.Reason)
+	}
+}
+
+// TestUpdatesSurviveRestartInOrderOnce: acknowledgements are dropped, the
+// agent is restarted, and once acknowledgements flow the framework has
+// seen each update of the task — in order, and once after dedup by UUID.
+func TestUpdatesSurviveRestartInOrderOnce(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
+	rec := sdktest.NewRecorder()
+	var acking atomic.Bool
+	rec.OnUpdate = func(ctx context.Context, d *sdk.Driver, s wire.TaskStatus) {
+		if acking.Load() {
+			_ = d.Acknowledge(ctx, s)
+		}
+	}
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "acks"}, rec, func(cfg *sdk.Config) { cfg.ManualAck = true })
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := wire.TaskInfo{TaskID: "u", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Duration: wire.Duration(200 * time.Millisecond)}}
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	// Unacknowledged, the first update is resent, and nothing after it.
+	count := func(state wire.TaskState) int {
+		n := 0
+		for _, u := range rec.Updates() {
+			if u.TaskID == "u" && u.State == state && u.Reason != wire.ReasonReconciliation {
+				n++
+			}
+		}
+		return n
+	}
+	sdktest.Eventually(t, 10*time.Second, func() bool { return count(wire.TaskStarting) >= 2 }, "STARTING resent")
+	if count(wire.TaskRunning) != 0 {
+		t.Fatal("RUNNING sent before STARTING was acknowledged")
+	}
+	c.StopAgent(0, false)
+	if err := c.RestartAgent(0); err != nil {
+		t.Fatal(err)
+	}
+	acking.Store(true)
+	rec.WaitState(t, 10*time.Second, "u", wire.TaskFinished)
+	var order []string
+	seen := map[string]bool{}
+	for _, u := range rec.Updates() {
+		if u.TaskID != "u" || u.UUID == "" || seen[u.UUID] {
+			continue
+		}
+		seen[u.UUID] = true
+		order = append(order, string(u.State))
+	}
+	if got := strings.Join(order, ","); got != "TASK_STARTING,TASK_RUNNING,TASK_FINISHED" {
+		t.Fatalf("distinct updates in arrival order: %s", got)
 	}
 }

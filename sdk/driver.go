@@ -76,6 +76,7 @@ type Driver struct {
 	lastEvent   time.Time
 	stopped     chan struct{}
 	stopOnce    sync.Once
+	seen        uuidSet // updates already delivered, to drop resends
 	subs        []*nats.Subscription
 	teardownErr error
 }
@@ -373,7 +374,15 @@ func (d *Driver) dispatch(ctx context.Context, env wire.Envelope) {
 		if wire.DecodeBody(env, &u) != nil {
 			return
 		}
-		d.sched.Update(ctx, d, u.Status)
+		// An agent resends an update until its acknowledgement arrives, so
+		// the same update (same UUID) can come twice. With automatic
+		// acknowledgement it is delivered once and every copy is
+		// acknowledged. With ManualAck every copy is delivered: the
+		// scheduler's own acknowledgement may have been lost, and only it
+		// can send another.
+		if d.cfg.ManualAck || u.Status.UUID == "" || d.seen.add(u.Status.UUID) {
+			d.sched.Update(ctx, d, u.Status)
+		}
 		if !d.cfg.ManualAck && u.Status.UUID != "" {
 			d.ackAsync(u.Status)
 		}

@@ -22,7 +22,9 @@ type Scheduler interface {
 	// Rescind says an offer is no longer valid.
 	Rescind(ctx context.Context, d *Driver, id wire.OfferID)
 	// Update delivers a task status update. Unless the driver was built
-	// with ManualAck, it is acknowledged when Update returns.
+	// with ManualAck, it is acknowledged when Update returns, and a resent
+	// copy of an update already delivered (same UUID) is not delivered
+	// again.
 	Update(ctx context.Context, d *Driver, s wire.TaskStatus)
 	// Failure says an agent was lost.
 	Failure(ctx context.Context, d *Driver, f wire.Failure)
