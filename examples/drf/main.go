@@ -1,0 +1,91 @@
+// Command drf shows Dominant Resource Fairness through offers: two
+// frameworks with different task shapes each take one task per offer and
+// give the rest back at once. On one agent of 9 CPUs and 18 GB, framework
+// A (tasks of 1 CPU, 4 GB) ends with 3 tasks and B (3 CPUs, 1 GB) with 2:
+// both hold two thirds of their dominant resource (Ghodsi et al., 2011).
+//
+//	go run . dev --agents 1 --agent-resources "cpus:9;mem:18432;disk:1000"
+//	go run ./examples/drf
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agora-cluster/agora/sdk"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+func main() {
+	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
+	settle := flag.Duration("settle", 5*time.Second, "how long to let the frameworks fill the cluster")
+	flag.Parse()
+	a, b, err := Run(context.Background(), strings.Split(*natsURL, ","), *settle)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("A (1 CPU, 4 GB tasks): %d tasks\nB (3 CPU, 1 GB tasks): %d tasks\n", a, b)
+}
+
+// fair launches one task of its shape per offer and declines the rest
+// with refuse_seconds 0, so the allocator decides who gets what next.
+type fair struct {
+	sdk.BaseScheduler
+	name  string
+	shape wire.Resources
+	mu    sync.Mutex
+	n     int
+}
+
+func (f *fair) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
+	for _, o := range offers {
+		if !o.Resources.Contains(f.shape) {
+			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 1)
+			continue
+		}
+		f.mu.Lock()
+		f.n++
+		id := fmt.Sprintf("%s-%d", f.name, f.n)
+		f.mu.Unlock()
+		task := sdk.Task(id).Shell("sleep 3600").CPUs(f.shape.CPUs).Mem(f.shape.MemMB).On(o.AgentID, nil)
+		_, _ = d.Accept(ctx, []wire.OfferID{o.ID}, []wire.Operation{{Type: wire.OpLaunch, Tasks: []wire.TaskInfo{task}}}, sdk.Refuse(0))
+	}
+}
+
+func (f *fair) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+// Run lets both frameworks fill the cluster for settle, then tears them
+// down and returns how many tasks each launched.
+func Run(ctx context.Context, natsURLs []string, settle time.Duration) (int, int, error) {
+	a := &fair{name: "a", shape: wire.Resources{CPUs: 1, MemMB: 4096}}
+	b := &fair{name: "b", shape: wire.Resources{CPUs: 3, MemMB: 1024}}
+	var drivers []*sdk.Driver
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, f := range []*fair{a, b} {
+		d, err := sdk.NewDriver(sdk.Config{NATSURLs: natsURLs, Framework: wire.FrameworkInfo{Name: "drf-" + f.name}}, f)
+		if err != nil {
+			return 0, 0, err
+		}
+		drivers = append(drivers, d)
+		go func() { _ = d.Run(ctx) }()
+	}
+	select {
+	case <-time.After(settle):
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	for _, d := range drivers {
+		_ = d.Stop(context.Background(), false) // kill the sleeping tasks
+	}
+	return a.count(), b.count(), nil
+}

@@ -1,0 +1,154 @@
+// Command failover is a framework that survives a master failover and its
+// own restart. It keeps N long-running tasks up. Its framework ID and the
+// tasks it launched live in --state-dir, so a restarted framework resumes
+// as the same framework (within its failover timeout its tasks keep
+// running), reconciles, and relaunches only tasks that really ended.
+//
+//	go run ./examples/failover --tasks 3 --state-dir /tmp/failover
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agora-cluster/agora/sdk"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+func main() {
+	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
+	n := flag.Int("tasks", 3, "tasks to keep running")
+	dir := flag.String("state-dir", filepath.Join(os.TempDir(), "agora-failover-example"), "where the framework keeps its state")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	f, err := New(strings.Split(*natsURL, ","), *dir, *n)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Ctrl-C stops the framework with failover: its tasks keep running
+	// and the next start resumes it.
+	if err := f.Run(ctx); err != nil && err != context.Canceled {
+		log.Fatal(err)
+	}
+}
+
+// Framework keeps Want tasks running.
+type Framework struct {
+	sdk.BaseScheduler
+	Driver *sdk.Driver
+	want   int
+	path   string
+
+	mu       sync.Mutex
+	tasks    map[wire.TaskID]wire.TaskState // every task launched and not ended
+	next     int                            // sequence for new task IDs
+	launches int                            // launches made by this process
+}
+
+type state struct {
+	Tasks map[wire.TaskID]wire.TaskState `json:"tasks"`
+	Next  int                            `json:"next"`
+}
+
+// New loads the framework's state from dir (if any) and builds its driver.
+func New(natsURLs []string, dir string, want int) (*Framework, error) {
+	f := &Framework{want: want, path: filepath.Join(dir, "tasks.json"), tasks: map[wire.TaskID]wire.TaskState{}}
+	if b, err := os.ReadFile(f.path); err == nil {
+		var st state
+		if err := json.Unmarshal(b, &st); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.path, err)
+		}
+		f.tasks, f.next = st.Tasks, st.Next
+	}
+	d, err := sdk.NewDriver(sdk.Config{
+		NATSURLs:  natsURLs,
+		Framework: wire.FrameworkInfo{Name: "failover-example", FailoverTimeout: wire.Duration(time.Hour)},
+		IDFile:    filepath.Join(dir, "framework-id"),
+	}, f)
+	if err != nil {
+		return nil, err
+	}
+	f.Driver = d
+	return f, nil
+}
+
+// Run runs until ctx ends, then stops with failover (tasks keep running).
+func (f *Framework) Run(ctx context.Context) error {
+	err := f.Driver.Run(ctx)
+	_ = f.Driver.Stop(context.Background(), true)
+	return err
+}
+
+// save writes the state before the framework acts on it. f.mu is held.
+func (f *Framework) save() {
+	b, _ := json.Marshal(state{Tasks: f.tasks, Next: f.next})
+	_ = os.MkdirAll(filepath.Dir(f.path), 0o755)
+	if err := os.WriteFile(f.path+".tmp", b, 0o644); err == nil {
+		_ = os.Rename(f.path+".tmp", f.path)
+	}
+}
+
+// Offers launches tasks until Want are up; the task is recorded before it
+// is launched, so a restart never launches it twice.
+func (f *Framework) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
+	for _, o := range offers {
+		f.mu.Lock()
+		missing := f.want - len(f.tasks)
+		if missing <= 0 {
+			f.mu.Unlock()
+			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 10)
+			continue
+		}
+		f.next++
+		id := wire.TaskID(fmt.Sprintf("long-%d", f.next))
+		f.tasks[id] = wire.TaskStaging
+		f.launches++
+		f.save()
+		f.mu.Unlock()
+		task := sdk.Task(string(id)).Shell("sleep 3600").CPUs(0.1).Mem(16).Info()
+		if _, err := d.Launch(ctx, o, task); err != nil {
+			f.mu.Lock()
+			delete(f.tasks, id)
+			f.save()
+			f.mu.Unlock()
+		}
+	}
+}
+
+// Update tracks tasks; an ended one is forgotten (and replaced).
+func (f *Framework) Update(ctx context.Context, d *sdk.Driver, s wire.TaskStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ours := f.tasks[s.TaskID]; !ours {
+		return
+	}
+	if s.State.Terminal() {
+		delete(f.tasks, s.TaskID)
+	} else {
+		f.tasks[s.TaskID] = s.State
+	}
+	f.save()
+}
+
+// Running returns the tasks last seen running, and how many launches this
+// process made.
+func (f *Framework) Running() (running []wire.TaskID, launches int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, st := range f.tasks {
+		if st == wire.TaskRunning {
+			running = append(running, id)
+		}
+	}
+	return running, f.launches
+}
