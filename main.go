@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/agora-cluster/agora/agent"
+	"github.com/agora-cluster/agora/framework/batch"
 	"github.com/agora-cluster/agora/framework/service"
 	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/master/dev"
@@ -23,6 +24,7 @@ func main() {
 			master.Command(),
 			agent.Command(),
 			dev.Command(),
+			batch.Command(),
 			service.Command(),
 			operator.Command(),
 		},

@@ -36,10 +36,13 @@ func (a *Agent) registerLoop() {
 func (a *Agent) register() error {
 	req := wire.RegisterAgent{Agent: a.info}
 	a.mu.Lock()
-	for _, t := range a.tasks {
-		if !t.done {
-			req.Tasks = append(req.Tasks, wire.RunningTask{FrameworkID: t.fw, Task: t.info, State: t.state})
+	for k, t := range a.tasks {
+		rt := wire.RunningTask{FrameworkID: t.fw, Task: t.info, State: t.state}
+		if t.done {
+			// Ended, terminal update not yet acknowledged.
+			rt.UpdateUUID = a.upd.terminalUUID(k)
 		}
+		req.Tasks = append(req.Tasks, rt)
 	}
 	a.mu.Unlock()
 	data, err := wire.Encode(wire.TypeRegisterAgent, string(a.id), 0, req)

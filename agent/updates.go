@@ -147,6 +147,20 @@ func (u *updateManager) snapshot() []wire.StatusUpdate {
 	return out
 }
 
+// terminalUUID returns the UUID of the task's queued terminal update, or "".
+func (u *updateManager) terminalUUID(k taskKey) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if s := u.streams[k]; s != nil {
+		for _, up := range s.queue {
+			if up.Status.State.Terminal() {
+				return up.Status.UUID
+			}
+		}
+	}
+	return ""
+}
+
 // hasTerminal reports whether a terminal update for the task is queued.
 func (u *updateManager) hasTerminal(k taskKey) bool {
 	u.mu.Lock()

@@ -99,8 +99,17 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		}
 		prev := t.status.State
 		t.agent = info.ID
-		t.recovered = false
 		t.status = wire.TaskStatus{TaskID: rt.Task.TaskID, AgentID: info.ID, State: rt.State, Source: wire.SourceAgent, Timestamp: time.Now()}
+		if rt.State.Terminal() {
+			// Ended, but its terminal update is not acknowledged yet: keep
+			// it known (the agent resends the update); it uses nothing.
+			t.recovered = true
+			if uuid := rt.UpdateUUID; uuid != "" {
+				t.status.UUID = uuid
+			}
+			continue
+		}
+		t.recovered = false
 		if prev == wire.TaskUnreachable {
 			// The framework was told the task was unreachable: tell it
 			// what the agent says now.
@@ -173,10 +182,24 @@ func (l *leader) statusUpdate(agent wire.AgentID, up wire.StatusUpdate) {
 	}
 	a.lastSeen = time.Now()
 	k := taskKey{up.FrameworkID, up.Status.TaskID}
-	if t := l.tasks[k]; t != nil && t.agent == agent {
+	t := l.tasks[k]
+	if t != nil && t.agent == agent {
 		l.setTaskStatus(t, up.Status)
+	} else if t == nil && !up.Status.State.Terminal() {
+		// A task this leader has not heard of (launched by the previous
+		// leader while the agent re-registered): have the agent
+		// re-register, so that the task and what it uses are known.
+		l.publish(l.m.subj.Agent(agent), wire.TypeReregister, l.info())
 	}
 	_, fwKnown := l.frameworks[up.FrameworkID]
+	if !fwKnown && up.Status.UUID != "" {
+		// The framework was removed: nobody will acknowledge. Acknowledge
+		// for it, so that the agent stops resending.
+		if t != nil && t.status.State.Terminal() {
+			l.forgetTask(t)
+		}
+		l.publish(l.m.subj.Agent(agent), wire.TypeStatusAck, wire.StatusAck{FrameworkID: up.FrameworkID, TaskID: up.Status.TaskID, UUID: up.Status.UUID})
+	}
 	l.mu.Unlock()
 	if fwKnown {
 		l.sendUpdate(up.FrameworkID, up.Status)

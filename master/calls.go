@@ -262,6 +262,10 @@ func (l *leader) kill(fw wire.FrameworkID, c wire.Kill) error {
 			"task %s is not known to the master", c.TaskID))
 		return nil
 	}
+	if t.status.State.Terminal() {
+		l.sendUpdate(fw, reconciled(t.status)) // already ended: say how
+		return nil
+	}
 	l.publish(l.m.subj.Agent(t.agent), wire.TypeKillTask, wire.KillTask{FrameworkID: fw, TaskID: c.TaskID, Reason: wire.ReasonKilledByFramework})
 	return nil
 }
@@ -284,6 +288,10 @@ func (l *leader) acknowledge(fw wire.FrameworkID, c wire.Acknowledge) error {
 	l.mu.Lock()
 	_, err := l.connected(fw)
 	_, agentKnown := l.agents[c.AgentID]
+	if t := l.task(fw, c.TaskID); err == nil && t != nil && t.status.State.Terminal() && t.status.UUID == c.UUID {
+		// The framework knows how the task ended: forget it.
+		l.forgetTask(t)
+	}
 	l.mu.Unlock()
 	if err != nil {
 		return err
@@ -389,6 +397,11 @@ func (l *leader) teardown(fw wire.FrameworkID) error {
 	l.mu.Lock()
 	delete(l.frameworks, fw)
 	l.alloc.RemoveFramework(fw)
+	for k, t := range l.tasks {
+		if k.fw == fw && t.status.State.Terminal() {
+			l.forgetTask(t)
+		}
+	}
 	l.mu.Unlock()
 	l.log.Info("framework torn down", "framework", fw)
 	return nil

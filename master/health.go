@@ -90,7 +90,7 @@ func (l *leader) agentGone(id wire.AgentID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, t := range l.tasks {
-		if t.agent != id {
+		if t.agent != id || t.status.State.Terminal() {
 			continue
 		}
 		st := masterUpdate(t.info.TaskID, id, wire.TaskGone, wire.ReasonAgentRemoved,

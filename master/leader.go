@@ -251,9 +251,11 @@ func (l *leader) task(fw wire.FrameworkID, id wire.TaskID) *taskState {
 	return l.tasks[taskKey{fw, id}]
 }
 
-// setTaskStatus records st as the task's latest status; on the first
-// terminal status it returns the task's resources to the allocator and
-// moves the task to the completed list. l.mu is held.
+// setTaskStatus records st as the task's latest status. On the first
+// terminal status the task's resources go back to the allocator and it
+// leaves its agent's list; the task itself stays known (for
+// reconciliation) until the framework acknowledges the terminal update —
+// or at once when the update needs no acknowledgement. l.mu is held.
 func (l *leader) setTaskStatus(t *taskState, st wire.TaskStatus) {
 	t.status = st
 	if !st.State.Terminal() {
@@ -265,10 +267,23 @@ func (l *leader) setTaskStatus(t *taskState, st wire.TaskStatus) {
 		l.markDirty(t.agent)
 	}
 	key := taskKey{t.fw, t.info.TaskID}
-	delete(l.tasks, key)
 	if a := l.agents[t.agent]; a != nil {
 		delete(a.tasks, key)
 	}
+	if st.UUID == "" {
+		l.forgetTask(t)
+	}
+}
+
+// forgetTask drops a terminal task whose end the framework knows, keeping
+// it in the bounded list of completed tasks for the state API. l.mu is
+// held.
+func (l *leader) forgetTask(t *taskState) {
+	key := taskKey{t.fw, t.info.TaskID}
+	if l.tasks[key] != t {
+		return
+	}
+	delete(l.tasks, key)
 	l.completed = append(l.completed, t)
 	if len(l.completed) > completedTasksKept {
 		l.completed = l.completed[len(l.completed)-completedTasksKept:]

@@ -67,18 +67,23 @@ type Driver struct {
 	events chan wire.Envelope
 	resub  chan struct{}
 
-	mu          sync.Mutex
-	running     bool
-	subscribed  bool
-	term        uint64
-	leader      wire.LeaderInfo
-	heartbeat   time.Duration
-	lastEvent   time.Time
-	stopped     chan struct{}
-	stopOnce    sync.Once
-	seen        uuidSet // updates already delivered, to drop resends
-	subs        []*nats.Subscription
-	teardownErr error
+	mu         sync.Mutex
+	running    bool
+	subscribed bool
+	term       uint64
+	leader     wire.LeaderInfo
+	heartbeat  time.Duration
+	lastEvent  time.Time
+	stopped    chan struct{}
+	stopOnce   sync.Once
+	seen       uuidSet // updates already delivered, to drop resends
+	// subscribing is set from the moment a (re-)subscription is wanted
+	// until a SUBSCRIBE succeeds; subscribedTerm is the term of the last
+	// successful SUBSCRIBE reply.
+	subscribing    bool
+	subscribedTerm uint64
+	subs           []*nats.Subscription
+	teardownErr    error
 }
 
 // NewDriver builds a driver; [Driver.Run] connects it.
@@ -245,6 +250,7 @@ func (d *Driver) close() {
 func (d *Driver) kickResubscribe() {
 	d.mu.Lock()
 	d.subscribed = false
+	d.subscribing = true
 	d.mu.Unlock()
 	select {
 	case d.resub <- struct{}{}:
@@ -288,7 +294,15 @@ func errorEvent(err error) wire.Envelope {
 
 func (d *Driver) subscribeOnce(ctx context.Context) error {
 	var sub wire.Subscribed
-	_, err := d.request(ctx, wire.TypeSubscribe, wire.Subscribe{Framework: d.cfg.Framework}, &sub)
+	env, err := d.request(ctx, wire.TypeSubscribe, wire.Subscribe{Framework: d.cfg.Framework}, &sub)
+	if err == nil {
+		d.mu.Lock()
+		d.subscribing = false
+		if env.Term > d.subscribedTerm {
+			d.subscribedTerm = env.Term
+		}
+		d.mu.Unlock()
+	}
 	return err
 }
 
@@ -344,6 +358,9 @@ func (d *Driver) dispatch(ctx context.Context, env wire.Envelope) {
 	switch env.Type {
 	case wire.TypeLeader:
 		var li wire.LeaderInfo
+		// A leader newer than the one the driver subscribed with: follow
+		// it. An announcement that races with a subscription in flight is
+		// left alone (the request reached whoever leads now).
 		if wire.DecodeBody(env, &li) == nil && !current && d.isStale(env.Term) {
 			d.kickResubscribe()
 		}
@@ -398,11 +415,11 @@ func (d *Driver) dispatch(ctx context.Context, env wire.Envelope) {
 }
 
 // isStale reports whether an announced term is newer than the one the
-// driver is subscribed in.
+// driver subscribed in (or is subscribing in).
 func (d *Driver) isStale(term uint64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return term > d.term
+	return !d.subscribing && term > d.subscribedTerm
 }
 
 // Stop stops the driver. With failover false the framework is torn down:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agora-cluster/agora/framework/batch"
 	"github.com/agora-cluster/agora/framework/service"
 	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/sdk/sdktest"
@@ -29,6 +30,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "agent-resources", Value: "cpus:2;mem:2048;disk:10000;ports:[31000-31999]", Usage: "resources of each agent"},
 			&cli.IntFlag{Name: "nats-port", Value: 4222, Usage: "NATS port of the first master (the others use the next ones); 0 picks free ports"},
 			&cli.IntFlag{Name: "http-port", Value: 5050, Usage: "HTTP port of the first master (the others use the next ones); 0 picks free ports"},
+			&cli.IntFlag{Name: "batch-port", Value: 8091, Usage: "HTTP port of the bundled batch framework (0 picks a free one)"},
 			&cli.IntFlag{Name: "service-port", Value: 8090, Usage: "HTTP port of the bundled service framework (0 picks a free one)"},
 			&cli.StringFlag{Name: "data-dir", Usage: "keep the cluster's data here (default: a temporary dir, removed on exit)"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
@@ -69,7 +71,18 @@ func Command() *cli.Command {
 				return fmt.Errorf("service framework: %w", err)
 			}
 			defer svc.Stop()
+			bat, err := batch.Start(c.Context, batch.Config{
+				NATSURLs: cl.NATSURLs(),
+				DataDir:  filepath.Join(cl.Dir(), "batch"),
+				HTTPAddr: fmt.Sprintf("127.0.0.1:%d", c.Int("batch-port")),
+				Logger:   log,
+			})
+			if err != nil {
+				return fmt.Errorf("batch framework: %w", err)
+			}
+			defer bat.Stop()
 			PrintInfo(c.App.Writer, cl)
+			fmt.Fprintf(c.App.Writer, "      go run . batch status --api %s   (the bundled batch framework)\n", bat.Addr())
 			fmt.Fprintf(c.App.Writer, "      go run . service status --addr %s   (the bundled service framework)\n", svc.Addr())
 			fmt.Fprintln(c.App.Writer, "Stop with Ctrl-C.")
 			master.WaitForSignal()

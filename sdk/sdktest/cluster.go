@@ -225,9 +225,11 @@ func hostPort(url string) string {
 
 // fastMaster shortens timeouts for tests.
 func fastMaster(mc *master.Config) {
-	mc.RaftHeartbeatTimeout = 100 * time.Millisecond
-	mc.RaftElectionTimeout = 100 * time.Millisecond
-	mc.RaftLeaderLease = 50 * time.Millisecond
+	// Short enough for quick failovers, long enough not to flap under
+	// -race on a loaded 2-core machine.
+	mc.RaftHeartbeatTimeout = 250 * time.Millisecond
+	mc.RaftElectionTimeout = 250 * time.Millisecond
+	mc.RaftLeaderLease = 100 * time.Millisecond
 	mc.AgentHeartbeatInterval = 100 * time.Millisecond
 	mc.AgentTimeout = 2 * time.Second
 	mc.FrameworkHeartbeatInterval = 200 * time.Millisecond

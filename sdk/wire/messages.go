@@ -359,10 +359,13 @@ func (a AgentInfo) Validate() error {
 }
 
 // RunningTask is what an agent reports of a task when it re-registers.
+// A task that ended but whose terminal update is not yet acknowledged is
+// reported too, with its terminal State and that update's UUID.
 type RunningTask struct {
 	FrameworkID FrameworkID `json:"framework_id"`
 	Task        TaskInfo    `json:"task"`
 	State       TaskState   `json:"state"`
+	UpdateUUID  string      `json:"update_uuid,omitempty"`
 }
 
 // RegisterAgent is sent by an agent to register or re-register.

@@ -1,0 +1,99 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/agora-cluster/agora/agent"
+	"github.com/agora-cluster/agora/agent/launcher"
+	"github.com/agora-cluster/agora/framework/batch/engine"
+	"github.com/agora-cluster/agora/sdk/sdktest"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// startFramework starts the batch framework against a test cluster.
+func startFramework(t *testing.T, c *sdktest.Cluster, dataDir string) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), Config{
+		NATSURLs:  c.NATSURLs(),
+		DataDir:   dataDir,
+		HTTPAddr:  "127.0.0.1:0",
+		NoSync:    true,
+		// Logs through the leader's sandbox API (the default reader).
+		Logger:    sdktest.TestLogger(t),
+		Tune: func(ec *engine.Config) {
+			ec.TickInterval = 50 * time.Millisecond
+			ec.ReconcileAfter = 2 * time.Second
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// runCLI runs `agora batch ARGS...` against the server.
+func runCLI(t *testing.T, s *Server, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	app := &cli.App{Name: "agora", Commands: []*cli.Command{Command()}, Writer: &out, ErrWriter: &errOut}
+	full := append([]string{"agora", "batch"}, args[0], "--api", s.Addr())
+	full = append(full, args[1:]...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := app.RunContext(ctx, full)
+	return out.String(), errOut.String(), err
+}
+
+// countingExecutor counts launches per task ID.
+type countingExecutor struct {
+	launcher.Executor
+	mu       sync.Mutex
+	launches map[wire.TaskID]int
+}
+
+func (c *countingExecutor) Launch(ctx context.Context, spec launcher.Spec) (launcher.Task, error) {
+	c.mu.Lock()
+	c.launches[spec.Task.TaskID]++
+	c.mu.Unlock()
+	return c.Executor.Launch(ctx, spec)
+}
+
+func (c *countingExecutor) counts() map[wire.TaskID]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[wire.TaskID]int, len(c.launches))
+	for k, v := range c.launches {
+		out[k] = v
+	}
+	return out
+}
+
+// simCluster starts a cluster of simulated agents whose launches are
+// counted.
+func simCluster(t *testing.T, agents int, res string) (*sdktest.Cluster, []*countingExecutor) {
+	execs := make([]*countingExecutor, agents)
+	for i := range execs {
+		execs[i] = &countingExecutor{Executor: launcher.NewSimExecutor(), launches: map[wire.TaskID]int{}}
+	}
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(agents, res), sdktest.Simulated(),
+		sdktest.WithAgentConfig(func(i int, ac *agent.Config) { ac.Executor = execs[i] }))
+	return c, execs
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := writeBytes(p, []byte(strings.TrimLeft(content, "\n"))); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
