@@ -24,6 +24,12 @@ func (l *leader) onCall(msg *nats.Msg) {
 		l.reply(msg, "", nil, wire.Errorf(wire.CodeForbidden, "call from %q on the subject of framework %q", env.From, fw))
 		return
 	}
+	if !l.m.limiter.allow(fw, env.Type) {
+		l.m.metrics.calls.WithLabelValues("RATE_LIMITED", "error").Inc()
+		l.reply(msg, "", nil, wire.Errorf(wire.CodeRateLimited, "framework %s exceeds %v calls/s (burst %d); slow down and retry",
+			fw, l.m.cfg.CallRate, l.m.cfg.CallBurst))
+		return
+	}
 	if env.Type == wire.TypeSubscribe {
 		var sub wire.Subscribe
 		if err := wire.DecodeBody(env, &sub); err != nil {

@@ -59,6 +59,12 @@ type Config struct {
 	OfferTimeout time.Duration
 	// DefaultRefuse is the filter of a DECLINE without refuse_seconds.
 	DefaultRefuse time.Duration
+	// MaxTasksPerAccept bounds the tasks of one ACCEPT.
+	MaxTasksPerAccept int
+	// CallRate and CallBurst bound each framework's calls per second
+	// (0 disables the limit); acknowledgements are not limited.
+	CallRate  float64
+	CallBurst int
 	// MinAllocatable: free resources smaller than this are not offered.
 	MinAllocatable wire.Resources
 
@@ -86,6 +92,9 @@ func DefaultConfig() Config {
 		OfferTimeout:               30 * time.Second,
 		DefaultRefuse:              5 * time.Second,
 		MinAllocatable:             wire.Resources{CPUs: 0.01, MemMB: 32},
+		MaxTasksPerAccept:          10000,
+		CallRate:                   2000,
+		CallBurst:                  4000,
 	}
 }
 

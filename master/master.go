@@ -48,6 +48,7 @@ type Master struct {
 	memSub  *nats.Subscription
 	members map[string]memberSeen
 	metrics *metrics
+	limiter *callLimiter
 
 	wg           sync.WaitGroup
 	shutdownCh   chan struct{}
@@ -73,6 +74,7 @@ func New(cfg Config) (*Master, error) {
 		shutdownCh: make(chan struct{}),
 	}
 	m.metrics = newMetrics(m)
+	m.limiter = newCallLimiter(cfg.CallRate, cfg.CallBurst)
 	if err := m.start(); err != nil {
 		m.Shutdown()
 		return nil, err

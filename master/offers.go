@@ -221,6 +221,10 @@ func (l *leader) accept(fw wire.FrameworkID, c wire.Accept) (wire.AcceptResult, 
 	for _, op := range c.Operations {
 		tasks = append(tasks, op.Tasks...)
 	}
+	if max := l.m.cfg.MaxTasksPerAccept; max > 0 && len(tasks) > max {
+		l.mu.Unlock()
+		return res, wire.Errorf(wire.CodeInvalid, "ACCEPT launches %d tasks; at most %d per call (split it)", len(tasks), max)
+	}
 	offers, offErr := l.acceptedOffers(f, c.OfferIDs)
 	if offErr != nil {
 		for _, t := range tasks {

@@ -296,6 +296,7 @@ const (
 	CodeConflict         ErrorCode = "CONFLICT"
 	CodeUnavailable      ErrorCode = "UNAVAILABLE"
 	CodeInternal         ErrorCode = "INTERNAL"
+	CodeRateLimited      ErrorCode = "RATE_LIMITED"
 )
 
 // Error is the body of an ERROR reply or event.
