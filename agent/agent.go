@@ -212,6 +212,7 @@ func writeFileAtomic(path string, data []byte) error {
 func (a *Agent) connect() error {
 	nc, err := nats.Connect(strings.Join(a.cfg.NATSURLs, ","),
 		nats.Name("agora-agent-"+string(a.id)),
+		nats.CustomInboxPrefix(wire.InboxPrefix("agent", string(a.id))),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(100*time.Millisecond),
 		nats.ReconnectBufSize(64<<20),

@@ -219,3 +219,21 @@ func (m *Master) handleMembers(w http.ResponseWriter, r *http.Request) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, http.StatusOK, out)
 }
+
+// handleSetRoleACL restricts a role to principals (an empty list lifts
+// the restriction), committed through raft.
+func (m *Master) handleSetRoleACL(w http.ResponseWriter, r *http.Request, l *leader) {
+	var body struct {
+		Principals []string `json:"principals"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	role := r.PathValue("role")
+	if err := m.raftApply(r.Context(), registry.SetRoleACL, registry.SetRoleACLCmd{Role: role, Principals: body.Principals}); err != nil {
+		writeWireError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"role": role, "principals": m.fsm.RoleACL(role)})
+}

@@ -40,6 +40,10 @@ func (l *leader) onCall(msg *nats.Msg) {
 			l.reply(msg, "", nil, wire.Errorf(wire.CodeForbidden, "framework %s may not subscribe as %s", fw, sub.Framework.ID))
 			return
 		}
+		if p, bound := l.m.cfg.Auth.Principal(fw); bound && sub.Framework.Principal != p {
+			l.reply(msg, "", nil, wire.Errorf(wire.CodeForbidden, "framework %s may only subscribe with principal %q, not %q", fw, p, sub.Framework.Principal))
+			return
+		}
 		l.goFunc(func() { l.subscribe(msg, sub.Framework) })
 		return
 	}

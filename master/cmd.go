@@ -36,10 +36,20 @@ func Command() *cli.Command {
 			&cli.DurationFlag{Name: "agent-gone-timeout", Value: d.AgentGoneTimeout, Usage: "unreachable time after which an agent is gone (0: never)"},
 			&cli.DurationFlag{Name: "offer-timeout", Value: d.OfferTimeout, Usage: "rescind offers held longer (0: never)"},
 			&cli.DurationFlag{Name: "allocation-interval", Value: d.AllocationInterval, Usage: "period of the full allocation pass"},
+			&cli.StringFlag{Name: "auth-file", Usage: "JSON file of NATS identities (masters, agents, frameworks) for the embedded NATS"},
+			&cli.StringFlag{Name: "operator-token", EnvVars: []string{"AGORA_OPERATOR_TOKEN"}, Usage: "token required by HTTP calls that change state"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()
+			cfg.OperatorToken = c.String("operator-token")
+			if f := c.String("auth-file"); f != "" {
+				a, err := natsembed.LoadAuth(f)
+				if err != nil {
+					return err
+				}
+				cfg.Auth = a
+			}
 			cfg.Name = c.String("name")
 			cfg.DataDir = c.String("data-dir")
 			cfg.RaftAddr = c.String("raft-addr")

@@ -34,6 +34,13 @@ type Config struct {
 
 	// HTTPAddr is the operator API address ("" disables it).
 	HTTPAddr string
+	// OperatorToken, if set, is required (Authorization: Bearer) by every
+	// HTTP call that changes state.
+	OperatorToken string
+	// Auth, if set, secures the embedded NATS: every client logs in as one
+	// of its identities, confined to its own subjects, and a framework
+	// bound to a principal may subscribe only with that principal.
+	Auth *natsembed.Auth
 
 	// AgentHeartbeatInterval is how often agents heartbeat.
 	AgentHeartbeatInterval time.Duration

@@ -13,7 +13,9 @@ import (
 // election counts as disconnected since the election.
 func (l *leader) checkFrameworks() {
 	now := time.Now()
-	silence := 3 * l.m.cfg.FrameworkHeartbeatInterval
+	// Drivers heartbeat several times an interval; five intervals of
+	// silence (at least a second) mean the framework is gone.
+	silence := max(5*l.m.cfg.FrameworkHeartbeatInterval, time.Second)
 	var disconnected, expired []wire.FrameworkID
 	l.mu.Lock()
 	for id, f := range l.frameworks {

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -27,9 +28,10 @@ func (m *Master) startHTTP() error {
 	mux.HandleFunc("GET /api/v1/frameworks", m.leaderOnly(m.handleFrameworks))
 	mux.HandleFunc("GET /api/v1/tasks", m.leaderOnly(m.handleTasks))
 	mux.HandleFunc("GET /api/v1/roles", m.leaderOnly(m.handleRoles))
-	mux.HandleFunc("PUT /api/v1/roles/{role}", m.leaderOnly(m.handleSetRole))
-	mux.HandleFunc("POST /api/v1/agents/{id}/drain", m.leaderOnly(m.handleDrain))
-	mux.HandleFunc("POST /api/v1/agents/{id}/reactivate", m.leaderOnly(m.handleReactivate))
+	mux.HandleFunc("PUT /api/v1/roles/{role}", m.operator(m.leaderOnly(m.handleSetRole)))
+	mux.HandleFunc("PUT /api/v1/roles/{role}/acl", m.operator(m.leaderOnly(m.handleSetRoleACL)))
+	mux.HandleFunc("POST /api/v1/agents/{id}/drain", m.operator(m.leaderOnly(m.handleDrain)))
+	mux.HandleFunc("POST /api/v1/agents/{id}/reactivate", m.operator(m.leaderOnly(m.handleReactivate)))
 	mux.HandleFunc("GET /api/v1/members", m.handleMembers)
 	mux.HandleFunc("GET /api/v1/agents/{agent}/sandbox/{framework}/{task}", m.leaderOnly(m.handleSandbox))
 	mux.HandleFunc("GET /api/v1/agents/{agent}/sandbox/{framework}/{task}/{file...}", m.leaderOnly(m.handleSandbox))
@@ -53,6 +55,21 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, format string, args ...any) {
 	writeJSON(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+// operator requires the operator token, when one is configured, on calls
+// that change state.
+func (m *Master) operator(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if tok := m.cfg.OperatorToken; tok != "" {
+			got := r.Header.Get("Authorization")
+			if subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+tok)) != 1 {
+				writeError(w, http.StatusUnauthorized, "this call changes the cluster and needs the operator token (Authorization: Bearer ...)")
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 func (m *Master) handleHealth(w http.ResponseWriter, r *http.Request) {

@@ -93,6 +93,7 @@ func (m *Master) start() error {
 			ec.Logger = m.log
 		}
 		ec.MaxPayload = wire.MaxMessageBytes
+		ec.Auth, ec.Prefix = m.cfg.Auth, m.cfg.Prefix
 		if m.ns, err = natsembed.Start(ec); err != nil {
 			return err
 		}
@@ -139,12 +140,17 @@ func (m *Master) connectNATS() (*nats.Conn, error) {
 	} else {
 		url = joinURLs(m.cfg.NATSURLs)
 	}
-	nc, err := nats.Connect(url,
+	opts := []nats.Option{}
+	if m.cfg.Auth != nil {
+		u := m.cfg.Auth.Master()
+		opts = append(opts, nats.UserInfo(u.Name, u.Password))
+	}
+	nc, err := nats.Connect(url, append(opts,
 		nats.Name("agora-master-"+m.cfg.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(100*time.Millisecond),
 		nats.ReconnectBufSize(64<<20),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("master: connect NATS %s: %w", url, err)
 	}

@@ -205,6 +205,7 @@ func (d *Driver) connect() error {
 	} else {
 		nc, err := nats.Connect(strings.Join(d.cfg.NATSURLs, ","),
 			nats.Name("agora-framework-"+string(d.id)),
+			nats.CustomInboxPrefix(wire.InboxPrefix("framework", string(d.id))),
 			nats.MaxReconnects(-1),
 			nats.ReconnectWait(100*time.Millisecond),
 		)
@@ -325,11 +326,13 @@ func (d *Driver) watchdog(ctx context.Context) {
 			d.events <- wire.Envelope{V: wire.Version, Type: "driver-disconnected"}
 			d.kickResubscribe()
 		}
-		// Heartbeat to the master so that it sees the framework alive.
+		// Heartbeat to the master so that it sees the framework alive —
+		// from the moment a SUBSCRIBE succeeded, whether or not the event
+		// loop has caught up with the SUBSCRIBED event yet.
 		d.mu.Lock()
-		sub := d.subscribed
+		alive := !d.subscribing && d.subscribedTerm > 0
 		d.mu.Unlock()
-		if sub {
+		if alive {
 			d.cast(wire.TypeHeartbeat, wire.Heartbeat{})
 		}
 	}

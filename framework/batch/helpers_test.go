@@ -22,12 +22,12 @@ import (
 func startFramework(t *testing.T, c *sdktest.Cluster, dataDir string) *Server {
 	t.Helper()
 	s, err := Start(context.Background(), Config{
-		NATSURLs:  c.NATSURLs(),
-		DataDir:   dataDir,
-		HTTPAddr:  "127.0.0.1:0",
-		NoSync:    true,
+		NATSURLs: c.NATSURLs(),
+		DataDir:  dataDir,
+		HTTPAddr: "127.0.0.1:0",
+		NoSync:   true,
 		// Logs through the leader's sandbox API (the default reader).
-		Logger:    sdktest.TestLogger(t),
+		Logger: sdktest.TestLogger(t),
 		Tune: func(ec *engine.Config) {
 			ec.TickInterval = 50 * time.Millisecond
 			ec.ReconcileAfter = 2 * time.Second

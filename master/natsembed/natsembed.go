@@ -32,7 +32,11 @@ type Config struct {
 	Routes []string
 	// MaxPayload bounds one message (0 = the server default, 1 MiB).
 	MaxPayload int32
-	Logger     *slog.Logger
+	// Auth, if set, requires every client to log in as one of its
+	// identities, each confined to its own subjects under Prefix.
+	Auth   *Auth
+	Prefix string
+	Logger *slog.Logger
 }
 
 // Server is a running embedded NATS server.
@@ -82,6 +86,12 @@ func options(cfg Config) (*server.Options, error) {
 		MaxPayload:    cfg.MaxPayload,
 		MaxPending:    256 << 20,
 		WriteDeadline: 10 * time.Second,
+	}
+	if cfg.Auth != nil {
+		if err := cfg.Auth.Validate(); err != nil {
+			return nil, err
+		}
+		opts.Users = cfg.Auth.serverUsers(cfg.Prefix)
 	}
 	if cfg.Cluster != "" {
 		ch, cp, err := splitHostPort(cfg.Cluster)

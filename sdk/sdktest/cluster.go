@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +88,15 @@ func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l }
 // WithMasterConfig adjusts every master's config.
 func WithMasterConfig(f func(*master.Config)) Option {
 	return func(c *Config) { c.MasterConfig = f }
+}
+
+// WithURLUser returns NATS URLs carrying a user and password.
+func WithURLUser(urls []string, user, password string) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = strings.Replace(u, "nats://", "nats://"+user+":"+password+"@", 1)
+	}
+	return out
 }
 
 // WithAgentConfig adjusts every agent's config.

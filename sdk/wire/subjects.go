@@ -56,3 +56,8 @@ func LastToken(subject string) string {
 
 // Members carries every master's periodic status report.
 func (s Subjects) Members() string { return s.Prefix + ".members" }
+
+// InboxPrefix is the reply-inbox prefix of an agent ("agent") or a
+// framework ("framework"): clients use it for their requests' replies, so
+// that on a secured bus each can be allowed to read only its own.
+func InboxPrefix(kind, id string) string { return "_INBOX_" + kind + "." + id }
