@@ -13,11 +13,11 @@ import (
 )
 
 func (m *Master) handleAgents(w http.ResponseWriter, r *http.Request, l *leader) {
-	writeJSON(w, http.StatusOK, l.state().Agents)
+	writeJSON(w, http.StatusOK, l.cachedState().Agents)
 }
 
 func (m *Master) handleFrameworks(w http.ResponseWriter, r *http.Request, l *leader) {
-	writeJSON(w, http.StatusOK, l.state().Frameworks)
+	writeJSON(w, http.StatusOK, l.cachedState().Frameworks)
 }
 
 // TaskPage is one page of GET /api/v1/tasks.
@@ -48,7 +48,7 @@ func (m *Master) handleTasks(w http.ResponseWriter, r *http.Request, l *leader) 
 		return
 	}
 	fw, agent := wire.FrameworkID(q.Get("framework")), wire.AgentID(q.Get("agent"))
-	st := l.state()
+	st := l.cachedState()
 	var all []TaskView
 	for _, list := range [][]TaskView{st.Tasks, st.Completed} {
 		for _, t := range list {

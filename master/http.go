@@ -162,7 +162,24 @@ type ResourceTotalsV1 struct {
 }
 
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request, l *leader) {
-	writeJSON(w, http.StatusOK, l.state())
+	writeJSON(w, http.StatusOK, l.cachedState())
+}
+
+// stateTTL is how stale a state read may be: however often the API is
+// polled, the leader's lock is taken to copy the state at most this often
+// (Mesos's /state blocked its master under polling; this one does not).
+const stateTTL = 100 * time.Millisecond
+
+// cachedState returns a state view at most stateTTL old; concurrent
+// readers share one rebuild.
+func (l *leader) cachedState() State {
+	l.snapMu.Lock()
+	defer l.snapMu.Unlock()
+	if l.snap == nil || time.Since(l.snapAt) > stateTTL {
+		st := l.state()
+		l.snap, l.snapAt = &st, time.Now()
+	}
+	return *l.snap
 }
 
 func taskView(t *taskState) TaskView {
@@ -174,8 +191,9 @@ func taskView(t *taskState) TaskView {
 func (l *leader) state() State {
 	st := State{Leader: l.m.cfg.Name, Term: l.term, Agents: []AgentView{}, Frameworks: []FrameworkView{}, Tasks: []TaskView{}, Offers: []wire.Offer{}, Completed: []TaskView{}}
 	regAgents := l.m.fsm.Agents()
+	// Only copying happens under the leader's lock; sorting and encoding
+	// happen after it is released.
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	offered := map[wire.AgentID]wire.Resources{}
 	for _, o := range l.offers {
 		offered[o.AgentID] = offered[o.AgentID].Add(o.Resources)
@@ -211,6 +229,7 @@ func (l *leader) state() State {
 	for _, t := range l.completed {
 		st.Completed = append(st.Completed, taskView(t))
 	}
+	l.mu.Unlock()
 	sort.Slice(st.Frameworks, func(i, j int) bool { return st.Frameworks[i].ID < st.Frameworks[j].ID })
 	sort.Slice(st.Tasks, func(i, j int) bool { return st.Tasks[i].ID < st.Tasks[j].ID })
 	sort.Slice(st.Offers, func(i, j int) bool { return st.Offers[i].ID < st.Offers[j].ID })

@@ -45,6 +45,10 @@ type leader struct {
 	drainKilled map[wire.AgentID]bool
 
 	trigger chan struct{}
+
+	snapMu sync.Mutex // guards the cached state view for the HTTP API
+	snap   *State
+	snapAt time.Time
 }
 
 type taskKey struct {
