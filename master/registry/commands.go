@@ -3,12 +3,20 @@
 // ACLs. Everything here is committed through raft before a master
 // acknowledges it.
 //
-// The FSM contract: Apply is deterministic (every time and ID arrives in
-// the command, chosen before raft.Apply); Snapshot is cheap (a copy under
-// the lock); Persist does the I/O; Restore drops all earlier state.
+// A raft log entry is one [CommandType] byte followed by a JSON payload
+// (see [Encode]). Command types are only ever appended; an entry whose
+// type byte carries [IgnoreUnknownTypeFlag] is skipped, not refused, by a
+// master too old to know the type.
+//
+// The FSM contract (see [FSM]): Apply is deterministic — every time and ID
+// arrives in the command, chosen by the leader before raft.Apply — and a
+// refused command returns an error value and changes nothing; Snapshot is
+// cheap (a copy under the lock); Persist does the I/O; Restore drops all
+// earlier state.
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,48 +26,66 @@ import (
 )
 
 // CommandType is the first byte of a raft log entry. Values are only ever
-// appended.
+// appended; a value once used is never reused for another meaning.
 type CommandType uint8
 
 // Command types.
 const (
-	RegisterAgent            CommandType = 1
-	SetAgentState            CommandType = 2
-	RemoveAgent              CommandType = 3
-	RegisterFramework        CommandType = 4
-	RemoveFramework          CommandType = 5
-	SetRole                  CommandType = 6
-	SetRoleACL               CommandType = 7
+	// RegisterAgent admits an agent or re-admits a known one ([RegisterAgentCmd]).
+	RegisterAgent CommandType = 1
+	// SetAgentState moves an agent to a state ([SetAgentStateCmd]).
+	SetAgentState CommandType = 2
+	// RemoveAgent forgets an agent ([RemoveAgentCmd]).
+	RemoveAgent CommandType = 3
+	// RegisterFramework registers or re-registers a framework ([RegisterFrameworkCmd]).
+	RegisterFramework CommandType = 4
+	// RemoveFramework forgets a framework ([RemoveFrameworkCmd]).
+	RemoveFramework CommandType = 5
+	// SetRole sets a role's weight and quota ([SetRoleCmd]).
+	SetRole CommandType = 6
+	// SetRoleACL sets which principals may use a role ([SetRoleACLCmd]).
+	SetRoleACL CommandType = 7
+	// SetFrameworkDisconnected records when a framework disconnected
+	// ([SetFrameworkDisconnectedCmd]).
 	SetFrameworkDisconnected CommandType = 8
 )
 
 // IgnoreUnknownTypeFlag, set on a command's type byte, lets a master that
-// does not know the type skip the entry instead of failing it.
+// does not know the type skip the entry (Apply returns nil) instead of
+// refusing it. A known type with the flag set is applied as usual.
 const IgnoreUnknownTypeFlag CommandType = 128
 
+// String names the type; the ignore flag is shown as a "+ignore" suffix.
 func (t CommandType) String() string {
+	var name string
 	switch t &^ IgnoreUnknownTypeFlag {
 	case RegisterAgent:
-		return "RegisterAgent"
+		name = "RegisterAgent"
 	case SetAgentState:
-		return "SetAgentState"
+		name = "SetAgentState"
 	case RemoveAgent:
-		return "RemoveAgent"
+		name = "RemoveAgent"
 	case RegisterFramework:
-		return "RegisterFramework"
+		name = "RegisterFramework"
 	case RemoveFramework:
-		return "RemoveFramework"
+		name = "RemoveFramework"
 	case SetRole:
-		return "SetRole"
+		name = "SetRole"
 	case SetRoleACL:
-		return "SetRoleACL"
+		name = "SetRoleACL"
 	case SetFrameworkDisconnected:
-		return "SetFrameworkDisconnected"
+		name = "SetFrameworkDisconnected"
+	default:
+		name = fmt.Sprintf("CommandType(%d)", uint8(t&^IgnoreUnknownTypeFlag))
 	}
-	return fmt.Sprintf("CommandType(%d)", uint8(t))
+	if t&IgnoreUnknownTypeFlag != 0 {
+		name += "+ignore"
+	}
+	return name
 }
 
-// Payloads. Every time in them is chosen by the leader before raft.Apply.
+// Payloads. Every time and ID in them is chosen by the leader before
+// raft.Apply; the FSM never reads the clock.
 type (
 	// RegisterAgentCmd admits an agent or re-admits a known one.
 	RegisterAgentCmd struct {
@@ -71,8 +97,9 @@ type (
 		ID    wire.AgentID `json:"id"`
 		State AgentState   `json:"state"`
 		At    time.Time    `json:"at"`
-		// DrainDeadline goes with DRAINING: when the agent's tasks are killed.
-		DrainDeadline time.Time `json:"drain_deadline,omitempty"`
+		// DrainDeadline goes with DRAINING: when the agent's tasks are
+		// killed. It is ignored for every other state.
+		DrainDeadline time.Time `json:"drain_deadline,omitzero"`
 	}
 	// RemoveAgentCmd forgets an agent.
 	RemoveAgentCmd struct {
@@ -104,22 +131,63 @@ type (
 	}
 )
 
-// ErrDecode is wrapped by command decoding errors.
+// ErrDecode is wrapped by every error about an entry's bytes: an empty
+// entry, or a payload that is not the JSON its type expects.
 var ErrDecode = errors.New("registry: cannot decode command")
 
-// Encode builds a log entry: the type byte, then the JSON payload.
+// Encode builds a log entry: the type byte, then payload as JSON.
 func Encode(t CommandType, payload any) ([]byte, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("registry: encode %s: %w", t, err)
 	}
-	return append([]byte{byte(t)}, b...), nil
+	out := make([]byte, 0, 1+len(b))
+	out = append(out, byte(t))
+	return append(out, b...), nil
 }
 
-// Decode splits a log entry into its type and payload. It never panics.
+// Decode splits a log entry into its type byte (flag included) and its
+// payload, which aliases b. It checks only the framing, never the payload,
+// so that an entry of a type this code does not know can still be skipped;
+// it never panics.
 func Decode(b []byte) (CommandType, []byte, error) {
 	if len(b) == 0 {
 		return 0, nil, fmt.Errorf("%w: empty entry", ErrDecode)
 	}
 	return CommandType(b[0]), b[1:], nil
+}
+
+// decodePayload unmarshals the payload of a known command type into a
+// fresh value of its payload struct. Unknown JSON fields are tolerated
+// (a newer leader may add fields); anything that is not a JSON object of
+// the right shape is an ErrDecode.
+func decodePayload(t CommandType, payload []byte) (any, error) {
+	var v any
+	switch t {
+	case RegisterAgent:
+		v = new(RegisterAgentCmd)
+	case SetAgentState:
+		v = new(SetAgentStateCmd)
+	case RemoveAgent:
+		v = new(RemoveAgentCmd)
+	case RegisterFramework:
+		v = new(RegisterFrameworkCmd)
+	case RemoveFramework:
+		v = new(RemoveFrameworkCmd)
+	case SetRole:
+		v = new(SetRoleCmd)
+	case SetRoleACL:
+		v = new(SetRoleACLCmd)
+	case SetFrameworkDisconnected:
+		v = new(SetFrameworkDisconnectedCmd)
+	default:
+		return nil, nil
+	}
+	if p := bytes.TrimLeft(payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		return nil, fmt.Errorf("%w: %s: payload is not a JSON object", ErrDecode, t)
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrDecode, t, err)
+	}
+	return v, nil
 }
