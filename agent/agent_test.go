@@ -215,3 +215,26 @@ func TestUpdatesSurviveRestartInOrderOnce(t *testing.T) {
 		t.Fatalf("distinct updates in arrival order: %s", got)
 	}
 }
+
+// TestTaskUsageInState: the agent measures its tasks' processes and the
+// master shows the usage in the state API.
+func TestTaskUsageInState(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "usage"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := sleepTask("busy", "x")
+	task.Command.Value = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 30"
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	sdktest.Eventually(t, 15*time.Second, func() bool {
+		for _, tk := range c.Leader().StateView().Tasks {
+			if tk.ID == "busy" && tk.Usage != nil && tk.Usage.RSSBytes > 0 && tk.Usage.Processes >= 2 && tk.Usage.CPUSeconds > 0 {
+				return true
+			}
+		}
+		return false
+	}, "usage of the busy task in the state API")
+}

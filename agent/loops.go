@@ -93,14 +93,20 @@ func (a *Agent) heartbeat() {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	data := wire.MustEncode(wire.TypeAgentHeartbeat, string(a.id), 0, wire.AgentHeartbeat{AgentID: a.id})
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-a.ctx.Done():
 			return
 		case <-a.reregister:
 			return
 		case <-t.C:
-			_ = a.nc.Publish(a.subj.FromAgent(a.id), data)
+			msg := data
+			if n%usageEvery == 0 {
+				if usage := a.usage(); len(usage) > 0 {
+					msg = wire.MustEncode(wire.TypeAgentHeartbeat, string(a.id), 0, wire.AgentHeartbeat{AgentID: a.id, Usage: usage})
+				}
+			}
+			_ = a.nc.Publish(a.subj.FromAgent(a.id), msg)
 		}
 	}
 }
@@ -129,4 +135,28 @@ func (a *Agent) sendUpdate(up wire.StatusUpdate) {
 		return
 	}
 	_ = a.nc.Publish(a.subj.FromAgent(a.id), data)
+}
+
+// usageEvery: every this many heartbeats carry the tasks' usage.
+const usageEvery = 5
+
+// usage measures the running tasks' processes.
+func (a *Agent) usage() []wire.TaskUsage {
+	a.mu.Lock()
+	var procs []*task
+	for _, t := range a.tasks {
+		if t.proc != nil && !t.done && t.info.Sim == nil {
+			procs = append(procs, t)
+		}
+	}
+	a.mu.Unlock()
+	out := make([]wire.TaskUsage, 0, len(procs))
+	for _, t := range procs {
+		u, err := t.proc.Usage()
+		if err != nil {
+			continue
+		}
+		out = append(out, wire.TaskUsage{FrameworkID: t.fw, TaskID: t.info.TaskID, CPUSeconds: u.CPUSeconds, RSSBytes: u.RSSBytes, Processes: u.Processes})
+	}
+	return out
 }

@@ -33,7 +33,9 @@ func (l *leader) onAgentMessage(msg *nats.Msg) {
 		}
 		l.goFunc(func() { l.registerAgent(msg, req) })
 	case wire.TypeAgentHeartbeat:
-		l.agentHeartbeat(subjectAgent)
+		var hb wire.AgentHeartbeat
+		_ = wire.DecodeBody(env, &hb) // the heartbeat counts even if its usage is malformed
+		l.agentHeartbeat(subjectAgent, hb.Usage)
 	case wire.TypeStatusUpdate:
 		var up wire.StatusUpdate
 		if err := wire.DecodeBody(env, &up); err != nil {
@@ -155,11 +157,17 @@ func sameAgentInfo(a, b wire.AgentInfo) bool {
 	return true
 }
 
-func (l *leader) agentHeartbeat(id wire.AgentID) {
+func (l *leader) agentHeartbeat(id wire.AgentID, usage []wire.TaskUsage) {
 	l.mu.Lock()
 	a := l.agents[id]
 	if a != nil {
 		a.lastSeen = time.Now()
+		for _, u := range usage {
+			if t := a.tasks[taskKey{u.FrameworkID, u.TaskID}]; t != nil {
+				u := u
+				t.usage = &u
+			}
+		}
 	}
 	l.mu.Unlock()
 	if a == nil {

@@ -152,6 +152,9 @@ type TaskView struct {
 	Reason      wire.Reason      `json:"reason,omitempty"`
 	Message     string           `json:"message,omitempty"`
 	Resources   wire.Resources   `json:"resources"`
+	// Usage is what the task's processes use, as last measured by its
+	// agent (every few heartbeats); absent for simulated tasks.
+	Usage *wire.TaskUsage `json:"usage,omitempty"`
 }
 
 // ResourceTotalsV1 sums the cluster's resources.
@@ -184,7 +187,7 @@ func (l *leader) cachedState() State {
 
 func taskView(t *taskState) TaskView {
 	return TaskView{ID: t.info.TaskID, Name: t.info.Name, FrameworkID: t.fw, AgentID: t.agent,
-		State: t.status.State, Reason: t.status.Reason, Message: t.status.Message, Resources: t.info.Resources}
+		State: t.status.State, Reason: t.status.Reason, Message: t.status.Message, Resources: t.info.Resources, Usage: t.usage}
 }
 
 // state builds the state view.

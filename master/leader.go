@@ -91,7 +91,8 @@ type taskState struct {
 	agent     wire.AgentID
 	info      wire.TaskInfo
 	status    wire.TaskStatus
-	recovered bool // resources returned to the allocator
+	usage     *wire.TaskUsage // last measured by the agent, if any
+	recovered bool            // resources returned to the allocator
 }
 
 const completedTasksKept = 1000

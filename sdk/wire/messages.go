@@ -385,9 +385,21 @@ type AgentRegistered struct {
 	Leader            LeaderInfo `json:"leader"`
 }
 
-// AgentHeartbeat is sent periodically by a registered agent.
+// AgentHeartbeat is sent periodically by a registered agent. Every few
+// heartbeats it carries the resource usage of its running tasks.
 type AgentHeartbeat struct {
-	AgentID AgentID `json:"agent_id"`
+	AgentID AgentID     `json:"agent_id"`
+	Usage   []TaskUsage `json:"usage,omitempty"`
+}
+
+// TaskUsage is what a task's processes use (CPU seconds so far, resident
+// memory now), measured by the agent.
+type TaskUsage struct {
+	FrameworkID FrameworkID `json:"framework_id"`
+	TaskID      TaskID      `json:"task_id"`
+	CPUSeconds  float64     `json:"cpu_seconds"`
+	RSSBytes    uint64      `json:"rss_bytes"`
+	Processes   int         `json:"processes"`
 }
 
 // StatusUpdate carries a task status from an agent to the master.
