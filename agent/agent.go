@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,16 +38,18 @@ type task struct {
 
 // Agent is a running agent.
 type Agent struct {
-	cfg   Config
-	id    wire.AgentID
-	info  wire.AgentInfo
-	log   *slog.Logger
-	subj  wire.Subjects
-	exec  launcher.Executor
-	nc    *nats.Conn
-	fence wire.TermFence
-	upd   *updateManager
-	store *checkpointStore
+	cfg       Config
+	id        wire.AgentID
+	info      wire.AgentInfo
+	log       *slog.Logger
+	subj      wire.Subjects
+	exec      launcher.Executor
+	nc        *nats.Conn
+	fence     wire.TermFence
+	upd       *updateManager
+	store     *checkpointStore
+	count     counters
+	metricsLn net.Listener
 
 	mu             sync.Mutex
 	tasks          map[taskKey]*task
@@ -135,6 +138,8 @@ func Start(cfg Config) (*Agent, error) {
 	a.store = store
 	a.upd = newUpdateManager(a.sendUpdate, cfg.UpdateBackoffMin, cfg.UpdateBackoffMax)
 	a.upd.onDone = a.forgetTask
+	a.upd.sent = func() { a.count.updatesSent.Add(1) }
+	a.upd.resent = func() { a.count.updatesResent.Add(1) }
 	a.upd.persist = store.addUpdate
 	a.upd.persistAck = func(k taskKey, uuid string) {
 		if err := store.ackUpdate(k.fw, k.task, uuid); err != nil {
@@ -147,6 +152,12 @@ func Start(cfg Config) (*Agent, error) {
 		cancel()
 		store.close()
 		return nil, err
+	}
+	if cfg.MetricsAddr != "" {
+		if err := a.serveMetrics(cfg.MetricsAddr); err != nil {
+			a.Stop(false)
+			return nil, err
+		}
 	}
 	a.goFunc(a.registerLoop)
 	a.goFunc(a.retryLoop)

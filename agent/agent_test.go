@@ -2,12 +2,14 @@ package agent_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/agora-cluster/agora/agent"
 	"github.com/agora-cluster/agora/master/registry"
 	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
@@ -237,4 +239,33 @@ func TestTaskUsageInState(t *testing.T) {
 		}
 		return false
 	}, "usage of the busy task in the state API")
+}
+
+// TestAgentMetrics: the agent serves Prometheus metrics of its tasks and
+// status updates.
+func TestAgentMetrics(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
+		sdktest.WithAgentConfig(func(i int, ac *agent.Config) { ac.MetricsAddr = "127.0.0.1:0" }))
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "metrics"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := wire.TaskInfo{TaskID: "h", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}}
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "h", wire.TaskRunning)
+	url := "http://" + c.Agents()[0].MetricsAddr() + "/metrics"
+	sdktest.Eventually(t, 5*time.Second, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body := string(b)
+		return strings.Contains(body, `agora_agent_tasks{state="TASK_RUNNING"} 1`) &&
+			strings.Contains(body, "agora_agent_registered 1") && strings.Contains(body, "agora_agent_nats_connected 1") &&
+			strings.Contains(body, "agora_agent_status_updates_pending 0") && !strings.Contains(body, "agora_agent_status_updates_sent_total 0")
+	}, "agent metrics")
 }

@@ -30,6 +30,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "attributes", Usage: `attributes for placement, e.g. "rack:r1;zone:a"`},
 			&cli.StringFlag{Name: "prefix", Value: wire.DefaultPrefix, Usage: "subject prefix"},
 			&cli.DurationFlag{Name: "kill-grace", Value: d.KillGrace, Usage: "default time between SIGTERM and SIGKILL"},
+			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics at http://ADDR/metrics"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		},
 		Action: func(c *cli.Context) error {
@@ -40,6 +41,7 @@ func Command() *cli.Command {
 			cfg.Hostname = c.String("hostname")
 			cfg.Prefix = c.String("prefix")
 			cfg.KillGrace = c.Duration("kill-grace")
+			cfg.MetricsAddr = c.String("metrics")
 			var err error
 			if cfg.Resources, err = wire.ParseResources(c.String("resources")); err != nil {
 				return fmt.Errorf("--resources: %w", err)

@@ -35,7 +35,9 @@ type Config struct {
 	// SandboxGCDelay is how long the sandbox of an ended task is kept
 	// (0 keeps sandboxes forever).
 	SandboxGCDelay time.Duration
-	Logger         *slog.Logger
+	// MetricsAddr, if set, serves Prometheus metrics at /metrics.
+	MetricsAddr string
+	Logger      *slog.Logger
 }
 
 // DefaultConfig returns the defaults; the caller sets WorkDir and NATSURLs.

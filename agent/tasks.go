@@ -95,6 +95,7 @@ func (a *Agent) launch(fw wire.FrameworkID, info wire.TaskInfo) {
 	if err != nil {
 		t.state, t.done = wire.TaskFailed, true
 		a.mu.Unlock()
+		a.count.launchFailures.Add(1)
 		a.update(fw, info.TaskID, wire.TaskFailed, wire.ReasonLaunchFailed, fmt.Sprintf("launch failed: %v", err), nil)
 		return
 	}

@@ -31,6 +31,8 @@ type updateManager struct {
 	// persistAck an acknowledgement.
 	persist    func(wire.StatusUpdate) error
 	persistAck func(k taskKey, uuid string)
+	// sent and resent count first sends and resends, if set.
+	sent, resent func()
 }
 
 func newUpdateManager(send func(wire.StatusUpdate), minB, maxB time.Duration) *updateManager {
@@ -67,6 +69,9 @@ func (u *updateManager) enqueue(up wire.StatusUpdate) {
 	}
 	u.mu.Unlock()
 	if head {
+		if u.sent != nil {
+			u.sent()
+		}
 		u.send(up)
 	}
 }
@@ -95,6 +100,9 @@ func (u *updateManager) ack(k taskKey, uuid string) bool {
 	}
 	u.mu.Unlock()
 	if next != nil {
+		if u.sent != nil {
+			u.sent()
+		}
 		u.send(*next)
 	}
 	if acked.Status.State.Terminal() && u.onDone != nil {
@@ -124,6 +132,9 @@ func (u *updateManager) retry(all bool) {
 	}
 	u.mu.Unlock()
 	for _, up := range out {
+		if u.resent != nil {
+			u.resent()
+		}
 		u.send(up)
 	}
 }
