@@ -17,6 +17,7 @@ type testWriter struct {
 	done bool
 }
 
+// Write logs one line, unless the test has ended.
 func (w *testWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

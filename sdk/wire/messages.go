@@ -305,6 +305,7 @@ type Error struct {
 	Message string    `json:"message"`
 }
 
+// Error implements error: "CODE: message".
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
 // Errorf builds an *Error.

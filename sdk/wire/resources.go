@@ -165,6 +165,7 @@ func ParseRanges(s string) (Ranges, error) {
 	return normalize(out), nil
 }
 
+// String formats rs as "[31000-31009,32000-32000]".
 func (rs Ranges) String() string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
