@@ -221,14 +221,18 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 func (a *Agent) connect() error {
-	nc, err := nats.Connect(strings.Join(a.cfg.NATSURLs, ","),
+	var opts []nats.Option
+	if a.cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(a.cfg.TLSCA))
+	}
+	nc, err := nats.Connect(strings.Join(a.cfg.NATSURLs, ","), append(opts,
 		nats.Name("agora-agent-"+string(a.id)),
 		nats.CustomInboxPrefix(wire.InboxPrefix("agent", string(a.id))),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(100*time.Millisecond),
 		nats.ReconnectBufSize(64<<20),
 		nats.ReconnectHandler(func(*nats.Conn) { a.kickRegister() }),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("agent: connect NATS: %w", err)
 	}

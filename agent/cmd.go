@@ -30,6 +30,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "attributes", Usage: `attributes for placement, e.g. "rack:r1;zone:a"`},
 			&cli.StringFlag{Name: "prefix", Value: wire.DefaultPrefix, Usage: "subject prefix"},
 			&cli.DurationFlag{Name: "kill-grace", Value: d.KillGrace, Usage: "default time between SIGTERM and SIGKILL"},
+			&cli.StringFlag{Name: "tls-ca", Usage: "CA (PEM) to trust when NATS uses TLS"},
 			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics at http://ADDR/metrics"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		},
@@ -42,6 +43,7 @@ func Command() *cli.Command {
 			cfg.Prefix = c.String("prefix")
 			cfg.KillGrace = c.Duration("kill-grace")
 			cfg.MetricsAddr = c.String("metrics")
+			cfg.TLSCA = c.String("tls-ca")
 			var err error
 			if cfg.Resources, err = wire.ParseResources(c.String("resources")); err != nil {
 				return fmt.Errorf("--resources: %w", err)

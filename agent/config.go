@@ -35,6 +35,8 @@ type Config struct {
 	// SandboxGCDelay is how long the sandbox of an ended task is kept
 	// (0 keeps sandboxes forever).
 	SandboxGCDelay time.Duration
+	// TLSCA is the CA (PEM file) to trust for a TLS NATS.
+	TLSCA string
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics.
 	MetricsAddr string
 	Logger      *slog.Logger

@@ -36,6 +36,9 @@ func Command() *cli.Command {
 			&cli.DurationFlag{Name: "agent-gone-timeout", Value: d.AgentGoneTimeout, Usage: "unreachable time after which an agent is gone (0: never)"},
 			&cli.DurationFlag{Name: "offer-timeout", Value: d.OfferTimeout, Usage: "rescind offers held longer (0: never)"},
 			&cli.DurationFlag{Name: "allocation-interval", Value: d.AllocationInterval, Usage: "period of the full allocation pass"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "certificate (PEM) for the HTTP API and the embedded NATS"},
+			&cli.StringFlag{Name: "tls-key", Usage: "key (PEM) of --tls-cert"},
+			&cli.StringFlag{Name: "tls-ca", Usage: "CA (PEM) that the master's own NATS client trusts"},
 			&cli.StringFlag{Name: "auth-file", Usage: "JSON file of NATS identities (masters, agents, frameworks) for the embedded NATS"},
 			&cli.StringFlag{Name: "operator-token", EnvVars: []string{"AGORA_OPERATOR_TOKEN"}, Usage: "token required by HTTP calls that change state"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -43,6 +46,7 @@ func Command() *cli.Command {
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()
 			cfg.OperatorToken = c.String("operator-token")
+			cfg.TLSCert, cfg.TLSKey, cfg.TLSCA = c.String("tls-cert"), c.String("tls-key"), c.String("tls-ca")
 			if f := c.String("auth-file"); f != "" {
 				a, err := natsembed.LoadAuth(f)
 				if err != nil {

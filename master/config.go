@@ -34,6 +34,9 @@ type Config struct {
 
 	// HTTPAddr is the operator API address ("" disables it).
 	HTTPAddr string
+	// TLSCert and TLSKey, if set, serve the HTTP API and the embedded NATS
+	// over TLS; TLSCA is the CA the master's own NATS client trusts.
+	TLSCert, TLSKey, TLSCA string
 	// OperatorToken, if set, is required (Authorization: Bearer) by every
 	// HTTP call that changes state.
 	OperatorToken string

@@ -38,7 +38,11 @@ func (m *Master) startHTTP() error {
 	mux.Handle("GET /", ui.Handler())
 	m.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	m.goFunc(func() {
-		if err := m.httpSrv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		serve := func() error { return m.httpSrv.Serve(ln) }
+		if m.cfg.TLSCert != "" {
+			serve = func() error { return m.httpSrv.ServeTLS(ln, m.cfg.TLSCert, m.cfg.TLSKey) }
+		}
+		if err := serve(); err != nil && err != http.ErrServerClosed {
 			m.log.Error("http server", "err", err)
 		}
 	})
@@ -100,6 +104,9 @@ func (m *Master) leaderOnly(h func(http.ResponseWriter, *http.Request, *leader))
 		}
 		u := *r.URL
 		u.Scheme, u.Host = "http", li.HTTP
+		if m.cfg.TLSCert != "" {
+			u.Scheme = "https"
+		}
 		http.Redirect(w, r, u.String(), http.StatusTemporaryRedirect)
 	}
 }

@@ -94,6 +94,7 @@ func (m *Master) start() error {
 		}
 		ec.MaxPayload = wire.MaxMessageBytes
 		ec.Auth, ec.Prefix = m.cfg.Auth, m.cfg.Prefix
+		ec.TLSCert, ec.TLSKey = m.cfg.TLSCert, m.cfg.TLSKey
 		if m.ns, err = natsembed.Start(ec); err != nil {
 			return err
 		}
@@ -141,6 +142,9 @@ func (m *Master) connectNATS() (*nats.Conn, error) {
 		url = joinURLs(m.cfg.NATSURLs)
 	}
 	opts := []nats.Option{}
+	if m.cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(m.cfg.TLSCA))
+	}
 	if m.cfg.Auth != nil {
 		u := m.cfg.Auth.Master()
 		opts = append(opts, nats.UserInfo(u.Name, u.Password))

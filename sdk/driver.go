@@ -24,6 +24,8 @@ type Config struct {
 	// Conn is an existing NATS connection to use; the driver does not
 	// close it.
 	Conn *nats.Conn
+	// TLSCA is the CA (PEM file) to trust when NATS uses TLS.
+	TLSCA string
 	// Prefix is the cluster's subject prefix ("" means "agora").
 	Prefix string
 	// Framework describes the framework. An empty ID means the one in
@@ -203,12 +205,16 @@ func (d *Driver) connect() error {
 	if d.cfg.Conn != nil {
 		d.nc = d.cfg.Conn
 	} else {
-		nc, err := nats.Connect(strings.Join(d.cfg.NATSURLs, ","),
+		opts := []nats.Option{}
+		if d.cfg.TLSCA != "" {
+			opts = append(opts, nats.RootCAs(d.cfg.TLSCA))
+		}
+		nc, err := nats.Connect(strings.Join(d.cfg.NATSURLs, ","), append(opts,
 			nats.Name("agora-framework-"+string(d.id)),
 			nats.CustomInboxPrefix(wire.InboxPrefix("framework", string(d.id))),
 			nats.MaxReconnects(-1),
 			nats.ReconnectWait(100*time.Millisecond),
-		)
+		)...)
 		if err != nil {
 			return fmt.Errorf("sdk: connect NATS: %w", err)
 		}

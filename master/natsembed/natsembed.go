@@ -36,7 +36,9 @@ type Config struct {
 	// identities, each confined to its own subjects under Prefix.
 	Auth   *Auth
 	Prefix string
-	Logger *slog.Logger
+	// TLSCert and TLSKey, if set, make clients connect with TLS.
+	TLSCert, TLSKey string
+	Logger          *slog.Logger
 }
 
 // Server is a running embedded NATS server.
@@ -86,6 +88,13 @@ func options(cfg Config) (*server.Options, error) {
 		MaxPayload:    cfg.MaxPayload,
 		MaxPending:    256 << 20,
 		WriteDeadline: 10 * time.Second,
+	}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey})
+		if err != nil {
+			return nil, fmt.Errorf("natsembed: tls: %w", err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSTimeout = tc, true, 5
 	}
 	if cfg.Auth != nil {
 		if err := cfg.Auth.Validate(); err != nil {
