@@ -200,7 +200,15 @@ func agentID(cfg Config) (wire.AgentID, error) {
 	return id, nil
 }
 
+// writeFileAtomic replaces path with data (write to a temporary file,
+// fsync, rename).
 func writeFileAtomic(path string, data []byte) error {
+	return writeFile(path, data, true)
+}
+
+// writeFile replaces path with data through a rename; with sync it also
+// fsyncs the data first (surviving a machine crash, not only the agent's).
+func writeFile(path string, data []byte, sync bool) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -210,9 +218,11 @@ func writeFileAtomic(path string, data []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err

@@ -240,7 +240,9 @@ func (s *checkpointStore) saveTask(cp launcher.Checkpoint) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b)
+	// Like the update log, task checkpoints survive the agent's own crash
+	// (the kernel has them) without an fsync per launch.
+	return writeFile(path, b, false)
 }
 
 func (s *checkpointStore) removeTask(fw wire.FrameworkID, task wire.TaskID) {
