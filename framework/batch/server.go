@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/agora-cluster/agora/framework/internal/httpx"
 	"io"
 	"log/slog"
 	"net"
@@ -156,7 +157,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	srv := &api.Server{Engine: eng, Sandboxes: cfg.Sandboxes, Logger: log,
 		Info: api.Info{Name: cfg.Name, FrameworkID: drv.FrameworkID()}}
 	s := &Server{cfg: cfg, log: log, st: st, eng: eng, drv: drv, ln: ln,
-		http:       &http.Server{Handler: allowCORS(srv.Handler()), ReadHeaderTimeout: 10 * time.Second},
+		http:       &http.Server{Handler: httpx.AllowCORSReads(srv.Handler()), ReadHeaderTimeout: 10 * time.Second},
 		engineDone: make(chan struct{})}
 	var runCtx context.Context
 	runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -236,20 +237,4 @@ func (s *Server) Teardown(ctx context.Context) error {
 	err := s.drv.Stop(ctx, false)
 	s.Stop()
 	return err
-}
-
-// allowCORS lets the masters' web UI, served from another origin, read
-// the API from the browser. Only reads are allowed cross-origin.
-func allowCORS(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodOptions {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			w.Header().Set("Access-Control-Allow-Methods", "GET")
-		}
-		if r.Method == http.MethodOptions {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/agora-cluster/agora/framework/internal/httpx"
 	"log/slog"
 	"net"
 	"net/http"
@@ -151,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	s.ctrl.SetDriver(driverAdapter{s.driver})
-	s.http = &http.Server{Handler: allowCORS(s.routes()), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: httpx.AllowCORSReads(s.routes()), ReadHeaderTimeout: 10 * time.Second}
 	s.goRun(func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
@@ -340,20 +341,4 @@ func (a driverAdapter) Suppress(ctx context.Context) error { return a.d.Suppress
 func (a driverAdapter) Reconcile(ctx context.Context, ts []wire.ReconcileTask) error {
 	_, err := a.d.Reconcile(ctx, ts...)
 	return err
-}
-
-// allowCORS lets the masters' web UI, served from another origin, read
-// the API from the browser. Only reads are allowed cross-origin.
-func allowCORS(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet || r.Method == http.MethodOptions {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			w.Header().Set("Access-Control-Allow-Methods", "GET")
-		}
-		if r.Method == http.MethodOptions {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
