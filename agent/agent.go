@@ -51,11 +51,12 @@ type Agent struct {
 	count     counters
 	metricsLn net.Listener
 
-	mu             sync.Mutex
-	tasks          map[taskKey]*task
-	registered     bool
-	leader         wire.LeaderInfo
-	heartbeatEvery time.Duration
+	mu              sync.Mutex
+	tasks           map[taskKey]*task
+	registered      bool
+	leader          wire.LeaderInfo
+	heartbeatEvery  time.Duration
+	registeringTerm uint64 // highest term a registration was started for
 
 	reregister chan struct{}
 	ctx        context.Context
@@ -242,6 +243,8 @@ func (a *Agent) connect() error {
 		nats.ReconnectWait(100*time.Millisecond),
 		nats.ReconnectBufSize(64<<20),
 		nats.ReconnectHandler(func(*nats.Conn) { a.kickRegister() }),
+		// Notice a paused or cut-off server within seconds, not minutes.
+		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(3),
 	)...)
 	if err != nil {
 		return fmt.Errorf("agent: connect NATS: %w", err)
@@ -337,7 +340,12 @@ func (a *Agent) onLeader(msg *nats.Msg) {
 		return
 	}
 	a.mu.Lock()
-	newer := env.Term > a.leader.Term
+	// Once per new term: further announcements of the same term while the
+	// registration is under way do not start another.
+	newer := env.Term > a.leader.Term && env.Term > a.registeringTerm
+	if newer {
+		a.registeringTerm = env.Term
+	}
 	a.mu.Unlock()
 	if newer {
 		a.log.Info("new leader announced", "leader", li.Name, "term", env.Term)

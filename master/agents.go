@@ -72,7 +72,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		l.mu.Unlock()
 		return
 	}
-	var lost []*taskState
+	var lost, keep []*taskState
 	if old := l.agents[info.ID]; old != nil {
 		// The agent registered with this leader before (it restarted or
 		// lost its connection): drop what was offered from it and learn
@@ -88,6 +88,20 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 			}
 		}
 		l.alloc.RemoveAgent(info.ID)
+		// A task missing from one registration may only have been launched
+		// after the agent listed its tasks. Before calling it lost, ask the
+		// agent to register once more: it handles that request after every
+		// launch sent before it, so a task still missing then is lost.
+		var confirmedLost []*taskState
+		for _, t := range lost {
+			if t.missedRegistration {
+				confirmedLost = append(confirmedLost, t)
+			} else {
+				t.missedRegistration = true
+				keep = append(keep, t)
+			}
+		}
+		lost = confirmedLost
 	}
 	a := &agentState{info: info, lastSeen: time.Now(), tasks: map[taskKey]*taskState{}}
 	l.agents[info.ID] = a
@@ -101,6 +115,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		}
 		prev := t.status.State
 		t.agent = info.ID
+		t.missedRegistration = false
 		t.status = wire.TaskStatus{TaskID: rt.Task.TaskID, AgentID: info.ID, State: rt.State, Source: wire.SourceAgent, Timestamp: time.Now()}
 		if rt.State.Terminal() {
 			// Ended, but its terminal update is not acknowledged yet: keep
@@ -121,6 +136,14 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		}
 		a.tasks[k] = t
 		used[rt.FrameworkID] = used[rt.FrameworkID].Add(rt.Task.Resources)
+	}
+	for _, t := range keep {
+		// Not reported, not yet declared lost: it still holds its resources.
+		a.tasks[taskKey{t.fw, t.info.TaskID}] = t
+		used[t.fw] = used[t.fw].Add(t.info.Resources)
+	}
+	if len(keep) > 0 {
+		l.publish(l.m.subj.Agent(info.ID), wire.TypeReregister, l.info())
 	}
 	l.alloc.AddAgent(info.ID, info.Hostname, info.Resources, info.Attributes, used)
 	if rec, _ := l.m.fsm.Agent(info.ID); rec.State == registry.AgentDraining || rec.State == registry.AgentDrained {

@@ -338,9 +338,21 @@ func (l *leader) reconcile(fw wire.FrameworkID, c wire.Reconcile) (wire.Reconcil
 				continue
 			}
 			if rt.AgentID != "" && l.agents[rt.AgentID] == nil {
-				if rec, ok := l.m.fsm.Agent(rt.AgentID); ok && rec.State == registry.AgentActive {
-					res.Pending = append(res.Pending, rt.TaskID)
-					continue
+				if rec, ok := l.m.fsm.Agent(rt.AgentID); ok {
+					switch rec.State {
+					case registry.AgentActive, registry.AgentDraining, registry.AgentDrained:
+						res.Pending = append(res.Pending, rt.TaskID)
+						continue
+					case registry.AgentUnreachable:
+						// Not guessed: the agent may come back with it.
+						out = append(out, masterUpdate(rt.TaskID, rt.AgentID, wire.TaskUnreachable, wire.ReasonReconciliation,
+							"agent %s is unreachable; the task's state is not known until it comes back", rt.AgentID))
+						continue
+					case registry.AgentGone:
+						out = append(out, masterUpdate(rt.TaskID, rt.AgentID, wire.TaskGone, wire.ReasonReconciliation,
+							"agent %s is gone", rt.AgentID))
+						continue
+					}
 				}
 			}
 			out = append(out, masterUpdate(rt.TaskID, rt.AgentID, wire.TaskUnknown, wire.ReasonReconciliation,

@@ -87,12 +87,15 @@ type offer struct {
 }
 
 type taskState struct {
-	fw        wire.FrameworkID
-	agent     wire.AgentID
-	info      wire.TaskInfo
-	status    wire.TaskStatus
-	usage     *wire.TaskUsage // last measured by the agent, if any
-	recovered bool            // resources returned to the allocator
+	fw     wire.FrameworkID
+	agent  wire.AgentID
+	info   wire.TaskInfo
+	status wire.TaskStatus
+	usage  *wire.TaskUsage // last measured by the agent, if any
+	// missedRegistration: the agent's last registration did not list
+	// the task; one more miss and it is lost.
+	missedRegistration bool
+	recovered          bool // resources returned to the allocator
 }
 
 const completedTasksKept = 1000

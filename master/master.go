@@ -154,6 +154,7 @@ func (m *Master) connectNATS() (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(100*time.Millisecond),
 		nats.ReconnectBufSize(64<<20),
+		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(3),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("master: connect NATS %s: %w", url, err)

@@ -214,6 +214,8 @@ func (d *Driver) connect() error {
 			nats.CustomInboxPrefix(wire.InboxPrefix("framework", string(d.id))),
 			nats.MaxReconnects(-1),
 			nats.ReconnectWait(100*time.Millisecond),
+			// Notice a paused or cut-off server within seconds.
+			nats.PingInterval(time.Second), nats.MaxPingsOutstanding(3),
 		)...)
 		if err != nil {
 			return fmt.Errorf("sdk: connect NATS: %w", err)
