@@ -14,6 +14,7 @@ import (
 	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/master/dev"
 	"github.com/agora-cluster/agora/master/operator"
+	"github.com/agora-cluster/agora/scripts/bench"
 )
 
 func main() {
@@ -27,6 +28,7 @@ func main() {
 			batch.Command(),
 			service.Command(),
 			operator.Command(),
+			bench.Command(),
 		},
 	}
 	if err := app.Run(os.Args); err != nil {

@@ -1,0 +1,223 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// childStatus is one line a child agent process writes on its stdout.
+type childStatus struct {
+	Type string `json:"type"` // "started" or "status"
+	// Agents is the number of agents the child runs.
+	Agents int `json:"agents,omitempty"`
+	// Terms counts registered agents by the term of their leader.
+	Terms map[string]int `json:"terms,omitempty"`
+	// AllAt is, per term, when every agent was first seen registered
+	// with that term or a later one (Unix nanoseconds).
+	AllAt map[string]int64 `json:"all_at,omitempty"`
+	// RSS and CPU are the child's resident bytes and CPU seconds.
+	RSS uint64  `json:"rss,omitempty"`
+	CPU float64 `json:"cpu_s,omitempty"`
+}
+
+// runAgentsChild is the body of `agora bench agents`: it starts agents,
+// says so on out, then reports their registration state every 10 ms (when
+// it changed) until ctx ends or stdin closes.
+func runAgentsChild(ctx context.Context, spec agentSpec, stdin io.Reader, out io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		// The parent closes stdin (or dies): stop.
+		_, _ = io.Copy(io.Discard, stdin)
+		cancel()
+	}()
+	la, err := startLocalAgents(ctx, spec)
+	if err != nil {
+		return err
+	}
+	defer la.close()
+	enc := json.NewEncoder(out)
+	if err := enc.Encode(childStatus{Type: "started", Agents: la.count()}); err != nil {
+		return err
+	}
+	allAt := map[string]int64{}
+	var last []byte
+	lastUsage := time.Time{}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		terms := map[uint64]int{}
+		for _, a := range la.agents {
+			if ok, li := a.Registered(); ok {
+				terms[li.Term]++
+			}
+		}
+		st := childStatus{Type: "status", Terms: map[string]int{}, AllAt: allAt}
+		now := time.Now().UnixNano()
+		for term, n := range terms {
+			st.Terms[strconv.FormatUint(term, 10)] = n
+			atLeast := 0
+			for t2, n2 := range terms {
+				if t2 >= term {
+					atLeast += n2
+				}
+			}
+			key := strconv.FormatUint(term, 10)
+			if atLeast == la.count() && allAt[key] == 0 {
+				allAt[key] = now
+			}
+		}
+		key, _ := json.Marshal(struct {
+			T map[string]int
+			A map[string]int64
+		}{st.Terms, st.AllAt})
+		if string(key) == string(last) && time.Since(lastUsage) < time.Second {
+			continue
+		}
+		last = key
+		if rss, cpu, err := selfUsage(); err == nil {
+			st.RSS, st.CPU = rss, cpu
+			lastUsage = time.Now()
+		}
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+	}
+}
+
+// childAgents is a child process running agents, seen from the parent.
+type childAgents struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	n     int
+
+	mu      sync.Mutex
+	last    childStatus
+	started chan struct{}
+	exited  chan struct{}
+	err     error
+}
+
+// startChildAgents starts `exe bench agents ...` for spec and waits until
+// its agents have started.
+func startChildAgents(ctx context.Context, exe string, spec agentSpec, logLevel string) (*childAgents, error) {
+	args := []string{"bench", "agents",
+		"--nats", strings.Join(spec.natsURLs, ","),
+		"--count", strconv.Itoa(spec.n),
+		"--first", strconv.Itoa(spec.first),
+		"--resources", spec.resources.String(),
+		"--dir", spec.dir,
+		"--log-level", logLevel,
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: start agent process %s: %w", exe, err)
+	}
+	c := &childAgents{cmd: cmd, stdin: stdin, n: spec.n, started: make(chan struct{}), exited: make(chan struct{})}
+	go c.read(stdout)
+	select {
+	case <-c.started:
+		return c, nil
+	case <-c.exited:
+		c.close()
+		return nil, fmt.Errorf("bench: agent process exited before its agents started: %w", c.err)
+	case <-ctx.Done():
+		c.close()
+		return nil, ctx.Err()
+	}
+}
+
+func (c *childAgents) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	once := sync.Once{}
+	for sc.Scan() {
+		var st childStatus
+		if err := json.Unmarshal(sc.Bytes(), &st); err != nil {
+			continue
+		}
+		switch st.Type {
+		case "started":
+			once.Do(func() { close(c.started) })
+		case "status":
+			c.mu.Lock()
+			c.last = st
+			c.mu.Unlock()
+		}
+	}
+	err := c.cmd.Wait()
+	c.mu.Lock()
+	if err == nil {
+		err = errors.New("exited")
+	}
+	c.err = err
+	c.mu.Unlock()
+	close(c.exited)
+}
+
+func (c *childAgents) count() int { return c.n }
+
+func (c *childAgents) registeredAt(term uint64) (int, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	var at int64
+	for k, cnt := range c.last.Terms {
+		t, _ := strconv.ParseUint(k, 10, 64)
+		if t >= term {
+			n += cnt
+		}
+	}
+	for k, ns := range c.last.AllAt {
+		t, _ := strconv.ParseUint(k, 10, 64)
+		if t >= term && ns > 0 && (at == 0 || ns < at) {
+			at = ns
+		}
+	}
+	if n < c.n || at == 0 {
+		return n, time.Time{}
+	}
+	return n, time.Unix(0, at)
+}
+
+func (c *childAgents) usage() (uint64, float64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last.RSS, c.last.CPU, c.last.RSS > 0
+}
+
+// close asks the child to stop (by closing its stdin) and kills it if it
+// has not within 30 s.
+func (c *childAgents) close() {
+	_ = c.stdin.Close()
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+}

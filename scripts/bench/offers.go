@@ -1,0 +1,164 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// OffersResult is what the offers scenario measured.
+type OffersResult struct {
+	// Latency is from just before a DECLINE (refuse_seconds 0) is sent to
+	// the OFFERS event with the same agent's resources reaching a
+	// framework's Offers callback.
+	Latency Latency `json:"latency"`
+	// Missed samples saw no offer within 5 s (or the DECLINE failed).
+	Missed int `json:"missed"`
+	// MasterOfferLatency is the master's own view (its histogram
+	// agora_master_offer_latency_seconds over the run): from the event
+	// that freed resources to the offers being published.
+	MasterOfferLatency HistogramSummary `json:"master_offer_latency"`
+	// AllocationPass is the master's agora_master_allocation_pass_seconds
+	// over the run.
+	AllocationPass HistogramSummary `json:"allocation_pass"`
+	// SamplesPerSecond is the rate samples were taken at.
+	SamplesPerSecond float64 `json:"samples_per_second"`
+}
+
+// offerTimeout bounds one offer-latency sample.
+const offerTimeout = 5 * time.Second
+
+func runOffers(ctx context.Context, e *env, prof *profiler, res *Result) error {
+	o := e.opts
+	t := newTracker()
+	fws, err := startFrameworks(ctx, e, t, o.Frameworks)
+	if err != nil {
+		return err
+	}
+	defer stopFrameworks(fws, e.cl == nil)
+	if err := waitOffered(ctx, e, fws); err != nil {
+		return err
+	}
+	h0, _, _ := e.leaderMetrics(ctx)
+	if err := prof.start(); err != nil {
+		return err
+	}
+	var (
+		mu      sync.Mutex
+		samples []time.Duration
+		missed  int
+		left    atomic.Int64
+	)
+	left.Store(int64(o.Samples))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 {
+				d, ok := offerSample(ctx, t, fws)
+				mu.Lock()
+				if ok {
+					samples = append(samples, d)
+				} else {
+					missed++
+				}
+				n := len(samples) + missed
+				mu.Unlock()
+				e.prog.set(false, "samples %d/%d", n, o.Samples)
+				if ctx.Err() != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	prof.stop()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h1, _, err := e.leaderMetrics(ctx)
+	r := &OffersResult{Latency: Summarize(samples), Missed: missed, SamplesPerSecond: round3(float64(len(samples)) / elapsed.Seconds())}
+	if err == nil {
+		r.MasterOfferLatency = h1["agora_master_offer_latency_seconds"].minus(h0["agora_master_offer_latency_seconds"]).summary()
+		r.AllocationPass = h1["agora_master_allocation_pass_seconds"].minus(h0["agora_master_allocation_pass_seconds"]).summary()
+	} else {
+		res.note("master metrics unavailable: %v", err)
+	}
+	res.Offers = r
+	p99 := r.Latency.P99
+	res.figure("offer latency p50", r.Latency.P50, "ms", "", nil)
+	res.figure("offer latency p99", p99, "ms", "≤ 2 ms (1,000 agents, 10 frameworks)", ptr(p99 <= 2))
+	res.figure("offer latency max", r.Latency.Max, "ms", "", nil)
+	res.figure("samples (missed)", float64(r.Latency.N), fmt.Sprintf("(%d missed)", missed), "", nil)
+	res.figure("master: event → offers published, mean", r.MasterOfferLatency.MeanMS, "ms", "", nil)
+	res.figure("master: allocation pass, mean", r.AllocationPass.MeanMS, "ms", "", nil)
+	return nil
+}
+
+// offerSample declines one held offer with refuse_seconds 0 and waits for
+// the same agent's resources to be offered again (to any framework). It
+// waits for an offer to decline if none is held right now.
+func offerSample(ctx context.Context, t *tracker, fws []*framework) (time.Duration, bool) {
+	var f *framework
+	var off wire.Offer
+	err := poll(ctx, offerTimeout, func() bool {
+		k := rand.IntN(len(fws))
+		for i := range fws {
+			f = fws[(k+i)%len(fws)]
+			var got bool
+			if off, got = f.takeOffer(); got {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return 0, false
+	}
+	ch := t.expectOffer(off.AgentID)
+	t0 := time.Now()
+	if err := f.drv.Decline(ctx, []wire.OfferID{off.ID}, 0); err != nil {
+		t.forget(off.AgentID)
+		return 0, false
+	}
+	timer := time.NewTimer(offerTimeout)
+	defer timer.Stop()
+	select {
+	case at := <-ch:
+		return at.Sub(t0), true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	t.forget(off.AgentID)
+	return 0, false
+}
+
+// waitOffered waits until the frameworks hold offers for every agent the
+// run started (each agent's resources are offered whole, to one
+// framework).
+func waitOffered(ctx context.Context, e *env, fws []*framework) error {
+	want := e.agentCount()
+	held := 0
+	err := poll(ctx, 2*time.Minute, func() bool {
+		held = 0
+		for _, f := range fws {
+			f.mu.Lock()
+			held += len(f.held)
+			f.mu.Unlock()
+		}
+		e.prog.set(false, "offers held for %d/%d agents", held, want)
+		return held >= want
+	})
+	if err != nil {
+		return fmt.Errorf("bench: offers for %d of %d agents: %w", held, want, err)
+	}
+	return nil
+}
