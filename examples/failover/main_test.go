@@ -11,8 +11,8 @@ import (
 )
 
 // TestSurvivesLeaderKillAndOwnRestart: the framework keeps its tasks
-// through a leader kill and through its own restart, which resumes the
-// same framework and launches nothing new.
+// through a leader kill, an agent restart and its own restart, which
+// resumes the same framework and launches nothing new.
 func TestSurvivesLeaderKillAndOwnRestart(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(2, "cpus:1;mem:256"))
 	dir := t.TempDir()
@@ -50,6 +50,19 @@ func TestSurvivesLeaderKillAndOwnRestart(t *testing.T) {
 	}
 	if _, launches := f.Running(); launches != 3 {
 		t.Fatalf("%d launches after the failover, want 3", launches)
+	}
+
+	// An agent restart (tasks keep running; the agent re-attaches).
+	c.StopAgent(0, false)
+	if err := c.RestartAgent(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitAgentsRegistered(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sdktest.Eventually(t, 15*time.Second, func() bool { return running(f) == "long-1,long-2,long-3" }, "3 tasks running after the agent restart: %q", running(f))
+	if _, launches := f.Running(); launches != 3 {
+		t.Fatalf("%d launches after the agent restart, want 3", launches)
 	}
 
 	stop() // the framework's own restart
