@@ -78,30 +78,28 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		// lost its connection): drop what was offered from it and learn
 		// again what runs there.
 		l.rescindAgentOffers(info.ID)
-		reported := map[taskKey]bool{}
-		for _, rt := range req.Tasks {
-			reported[taskKey{rt.FrameworkID, rt.Task.TaskID}] = true
-		}
-		for k, t := range old.tasks {
-			if !reported[k] {
-				lost = append(lost, t)
-			}
-		}
 		l.alloc.RemoveAgent(info.ID)
-		// A task missing from one registration may only have been launched
-		// after the agent listed its tasks. Before calling it lost, ask the
-		// agent to register once more: it handles that request after every
-		// launch sent before it, so a task still missing then is lost.
-		var confirmedLost []*taskState
-		for _, t := range lost {
-			if t.missedRegistration {
-				confirmedLost = append(confirmedLost, t)
-			} else {
-				t.missedRegistration = true
-				keep = append(keep, t)
-			}
+	}
+	// Every task the leader places on this agent (running, or unreachable
+	// since the agent went silent) that the agent does not report. A task
+	// missing from one registration may only have been launched after the
+	// agent listed its tasks: before calling it lost, ask the agent to
+	// register once more — it handles that request after every launch sent
+	// before it, so a task still missing then is lost.
+	reported := map[taskKey]bool{}
+	for _, rt := range req.Tasks {
+		reported[taskKey{rt.FrameworkID, rt.Task.TaskID}] = true
+	}
+	for k, t := range l.tasks {
+		if t.agent != info.ID || reported[k] || t.status.State.Terminal() {
+			continue
 		}
-		lost = confirmedLost
+		if t.missedRegistration {
+			lost = append(lost, t)
+		} else {
+			t.missedRegistration = true
+			keep = append(keep, t)
+		}
 	}
 	a := &agentState{info: info, lastSeen: time.Now(), tasks: map[taskKey]*taskState{}}
 	l.agents[info.ID] = a
@@ -141,6 +139,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		// Not reported, not yet declared lost: it still holds its resources.
 		a.tasks[taskKey{t.fw, t.info.TaskID}] = t
 		used[t.fw] = used[t.fw].Add(t.info.Resources)
+		t.recovered = false
 	}
 	if len(keep) > 0 {
 		l.publish(l.m.subj.Agent(info.ID), wire.TypeReregister, l.info())
