@@ -102,6 +102,7 @@ func runFailover(ctx context.Context, e *env, prof *profiler, res *Result) error
 		return err
 	}
 	r.Tasks = t.taskCounts(true)
+	res.Config.Tasks = r.Tasks.Created
 	r.summarize()
 	res.Failover = r
 	res.figure("failovers", float64(len(r.Samples)), "", "", nil)
@@ -139,9 +140,11 @@ func msDur(v float64) time.Duration { return time.Duration(v * float64(time.Mill
 // sample and the index of the killed master.
 func killAndRecover(ctx context.Context, e *env, t *tracker) (FailoverSample, int, error) {
 	var s FailoverSample
-	old := e.cl.Leader()
-	if old == nil {
-		return s, -1, errors.New("no leader to kill")
+	// The master restarted after the previous kill may have caused an
+	// election: wait for a leader to kill.
+	old, err := e.cl.WaitLeader(recoveryTimeout)
+	if err != nil {
+		return s, -1, fmt.Errorf("no leader to kill: %w", err)
 	}
 	s.OldLeader, s.OldTerm = old.Name(), old.Term()
 	kill := time.Now()
@@ -153,7 +156,7 @@ func killAndRecover(ctx context.Context, e *env, t *tracker) (FailoverSample, in
 	s.KilledMS = ms(time.Since(kill))
 	since := func(at time.Time) float64 { return ms(at.Sub(kill)) }
 	// A new leader acts.
-	err := poll(ctx, recoveryTimeout, func() bool {
+	err = poll(ctx, recoveryTimeout, func() bool {
 		l := e.cl.Leader()
 		if l != nil && l.Term() > s.OldTerm {
 			s.NewLeader, s.NewTerm = l.Name(), l.Term()

@@ -159,8 +159,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if c.Attached {
 		where = "attached to " + strings.Join(c.NATS, ",")
 	}
-	fmt.Fprintf(w, "%d master(s), %d agents (%s; %s), %d framework(s), %d tasks (%s, %s); %s\n",
-		c.Masters, c.Agents, c.AgentResources, placeOf(r.Setup.AgentProcesses), c.Frameworks, c.Tasks, c.TaskResources, c.TaskDuration, where)
+	tasks := fmt.Sprintf("%d tasks (%s, %s)", c.Tasks, c.TaskResources, c.TaskDuration)
+	if r.Scenario == ScenarioOffers {
+		tasks = "no tasks"
+	}
+	fmt.Fprintf(w, "%d master(s), %d agents (%s; %s), %d framework(s), %s; %s\n",
+		c.Masters, c.Agents, c.AgentResources, placeOf(r.Setup.AgentProcesses), c.Frameworks, tasks, where)
 	fmt.Fprintf(w, "setup: masters %.1f s, agents started %.1f s, all registered %.1f s; run %.1f s; load average %.2f → %.2f\n\n",
 		r.Setup.MastersSeconds, r.Setup.AgentsStartSeconds, r.Setup.AgentsRegisteredSeconds, r.ElapsedSeconds,
 		r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd)

@@ -268,9 +268,9 @@ func reviveProbe(ctx context.Context, t *tracker, f *framework) (time.Duration, 
 // killAndRecoverIdle kills the leader and times the agents'
 // re-registration and the first offers of the new term.
 func killAndRecoverIdle(ctx context.Context, e *env, t *tracker) (FailoverSample, int, error) {
-	old := e.cl.Leader()
-	if old == nil {
-		return FailoverSample{}, -1, fmt.Errorf("bench: no leader to kill")
+	old, err := e.cl.WaitLeader(recoveryTimeout)
+	if err != nil {
+		return FailoverSample{}, -1, fmt.Errorf("bench: no leader to kill: %w", err)
 	}
 	oldTerm := old.Term()
 	// The new leader's allocator starts without the frameworks' filters:
@@ -278,7 +278,7 @@ func killAndRecoverIdle(ctx context.Context, e *env, t *tracker) (FailoverSample
 	kill := time.Now()
 	idx := e.cl.KillLeader()
 	s := FailoverSample{OldLeader: old.Name(), OldTerm: oldTerm, KilledMS: ms(time.Since(kill))}
-	err := poll(ctx, recoveryTimeout, func() bool {
+	err = poll(ctx, recoveryTimeout, func() bool {
 		l := e.cl.Leader()
 		if l != nil && l.Term() > oldTerm {
 			s.NewLeader, s.NewTerm, s.ElectedMS = l.Name(), l.Term(), ms(time.Since(kill))
