@@ -24,7 +24,7 @@ func TestMasterFailoverMidRun(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(2, "cpus:32;mem:32768"), sdktest.Simulated(),
 		sdktest.WithAgentConfig(func(i int, ac *agent.Config) { ac.Executor = execs[i] }))
 	s := startFramework(t, c, t.TempDir())
-	ctx := sdktest.Ctx(t, 60*time.Second)
+	ctx := sdktest.Ctx(t, 120*time.Second)
 	cl := api.NewClient(s.Addr())
 	job := `{"name": "fo", "command": "true", "instances": 400, "parallelism": 200,
 	  "resources": {"cpus": 0.1, "mem": 16}, "simulate": {"duration": "300ms"}}`
@@ -41,7 +41,7 @@ func TestMasterFailoverMidRun(t *testing.T) {
 		t.Fatal("no leader to kill")
 	}
 	var st record.RunStatus
-	if werr := sdktest.WaitFor(20*time.Second, func() bool {
+	if werr := sdktest.WaitFor(60*time.Second, func() bool {
 		st, err = cl.Run(ctx, runID, false, 0)
 		return err == nil && st.Run.State.Terminal()
 	}); werr != nil {
