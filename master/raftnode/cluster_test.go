@@ -264,7 +264,7 @@ func TestRestartKeepsStateAndDoesNotRebootstrap(t *testing.T) {
 	nodes, cfgs, fsms := registryCluster(t, 3)
 	leader := raftnode.WaitForLeader(t, nodes, wait)
 	ctx := context.Background()
-	if _, err := leader.Apply(ctx, registerAgent(t, "a1")); err != nil {
+	if err := applyOnLeader(ctx, nodes, registerAgent(t, "a1")); err != nil {
 		t.Fatal(err)
 	}
 	waitForAgents(t, fsms, "a1")
@@ -272,7 +272,7 @@ func TestRestartKeepsStateAndDoesNotRebootstrap(t *testing.T) {
 	if err := nodes[0].Raft().Snapshot().Error(); err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
-	if _, err := leader.Apply(ctx, registerAgent(t, "a2")); err != nil {
+	if err := applyOnLeader(ctx, nodes, registerAgent(t, "a2")); err != nil {
 		t.Fatal(err)
 	}
 	waitForAgents(t, fsms, "a2")
@@ -373,5 +373,24 @@ func TestNewRefusesDataDirInUseAndNilFSM(t *testing.T) {
 	if n, err := raftnode.New(cfg, nil); err == nil {
 		_ = n.Shutdown()
 		t.Fatal("New accepted a nil FSM")
+	}
+}
+
+// applyOnLeader applies cmd on whichever node leads, retrying while
+// leadership moves (a loaded machine can cause an election at any time).
+func applyOnLeader(ctx context.Context, nodes []*raftnode.Node, cmd []byte) error {
+	deadline := time.Now().Add(wait)
+	for {
+		var err error = raftnode.ErrNotLeader
+		for _, n := range nodes {
+			if n.IsLeader() {
+				_, err = n.Apply(ctx, cmd)
+				break
+			}
+		}
+		if err == nil || !errors.Is(err, raftnode.ErrNotLeader) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
