@@ -25,9 +25,11 @@ type leader struct {
 	log   *slog.Logger
 	alloc *allocator.Allocator
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	wgMu     sync.Mutex // guards stopping and wg.Add against wg.Wait
+	stopping bool
 
 	mu         sync.Mutex
 	subs       []*nats.Subscription
@@ -164,6 +166,9 @@ func (l *leader) start() {
 // nothing more.
 func (l *leader) stop() {
 	l.cancel()
+	l.wgMu.Lock()
+	l.stopping = true
+	l.wgMu.Unlock()
 	l.mu.Lock()
 	for _, s := range l.subs {
 		_ = s.Unsubscribe()
@@ -174,6 +179,13 @@ func (l *leader) stop() {
 }
 
 func (l *leader) goFunc(f func()) {
+	// NATS handlers start goroutines too; none may be added once stop
+	// has begun waiting.
+	l.wgMu.Lock()
+	defer l.wgMu.Unlock()
+	if l.stopping {
+		return
+	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
