@@ -34,44 +34,78 @@ func main() {
 
 // fair launches one task of its shape per offer and declines the rest
 // with refuse_seconds 0, so the allocator decides who gets what next.
+// Until every framework of the demo has subscribed, it declines whole
+// offers: otherwise the first to subscribe would fill the agent alone.
 type fair struct {
 	sdk.BaseScheduler
 	name  string
 	shape wire.Resources
+	ready <-chan struct{}
+	up    func()
 	mu    sync.Mutex
 	n     int
+	err   error
 }
+
+func (f *fair) Subscribed(context.Context, *sdk.Driver, wire.Subscribed) { f.up() }
 
 func (f *fair) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
 	for _, o := range offers {
+		select {
+		case <-f.ready:
+		default:
+			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 0)
+			continue
+		}
 		if !o.Resources.Contains(f.shape) {
 			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 1)
 			continue
 		}
 		f.mu.Lock()
-		f.n++
-		id := fmt.Sprintf("%s-%d", f.name, f.n)
+		id := fmt.Sprintf("%s-%d", f.name, f.n+1)
 		f.mu.Unlock()
 		task := sdk.Task(id).Shell("sleep 3600").CPUs(f.shape.CPUs).Mem(f.shape.MemMB).On(o.AgentID, nil)
-		_, _ = d.Accept(ctx, []wire.OfferID{o.ID}, []wire.Operation{{Type: wire.OpLaunch, Tasks: []wire.TaskInfo{task}}}, sdk.Refuse(0))
+		res, err := d.Accept(ctx, []wire.OfferID{o.ID}, []wire.Operation{{Type: wire.OpLaunch, Tasks: []wire.TaskInfo{task}}}, sdk.Refuse(0))
+		f.mu.Lock()
+		f.n += len(res.Launched)
+		if err != nil && ctx.Err() == nil && f.err == nil {
+			f.err = fmt.Errorf("%s: accept: %w", f.name, err)
+		}
+		f.mu.Unlock()
 	}
 }
 
-func (f *fair) count() int {
+func (f *fair) result() (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.n
+	return f.n, f.err
 }
 
 // Run lets both frameworks fill the cluster for settle, then tears them
 // down and returns how many tasks each launched.
 func Run(ctx context.Context, natsURLs []string, settle time.Duration) (int, int, error) {
-	a := &fair{name: "a", shape: wire.Resources{CPUs: 1, MemMB: 4096}}
-	b := &fair{name: "b", shape: wire.Resources{CPUs: 3, MemMB: 1024}}
+	ready := make(chan struct{})
+	var once sync.Once
+	var subscribed sync.Map
+	frameworks := []*fair{
+		{name: "a", shape: wire.Resources{CPUs: 1, MemMB: 4096}},
+		{name: "b", shape: wire.Resources{CPUs: 3, MemMB: 1024}},
+	}
+	for _, f := range frameworks {
+		f.ready = ready
+		f.up = func() {
+			subscribed.Store(f.name, true)
+			n := 0
+			subscribed.Range(func(any, any) bool { n++; return true })
+			if n == len(frameworks) {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}
 	var drivers []*sdk.Driver
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for _, f := range []*fair{a, b} {
+	for _, f := range frameworks {
 		d, err := sdk.NewDriver(sdk.Config{NATSURLs: natsURLs, Framework: wire.FrameworkInfo{Name: "drf-" + f.name}}, f)
 		if err != nil {
 			return 0, 0, err
@@ -84,8 +118,15 @@ func Run(ctx context.Context, natsURLs []string, settle time.Duration) (int, int
 	case <-ctx.Done():
 		return 0, 0, ctx.Err()
 	}
+	// Count before tearing down: once one framework is gone, the other
+	// is offered what it freed.
+	a, errA := frameworks[0].result()
+	b, errB := frameworks[1].result()
 	for _, d := range drivers {
 		_ = d.Stop(context.Background(), false) // kill the sleeping tasks
 	}
-	return a.count(), b.count(), nil
+	if errA != nil {
+		return a, b, errA
+	}
+	return a, b, errB
 }
