@@ -2,9 +2,14 @@ package wire
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+
+	// The protocol is plain JSON; this codec writes and reads the same
+	// bytes as encoding/json, 3-6x faster (BenchmarkCodec), which is most
+	// of a launch's cost on the master and agents.
+	json "github.com/goccy/go-json"
 )
 
 // Version is the protocol version this package speaks. Receivers reject
@@ -41,7 +46,7 @@ func Encode(t Type, from string, term uint64, body any) ([]byte, error) {
 			return nil, fmt.Errorf("wire: encode %s: %w", t, err)
 		}
 	}
-	var raw json.RawMessage
+	var raw []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -49,7 +54,32 @@ func Encode(t Type, from string, term uint64, body any) ([]byte, error) {
 		}
 		raw = b
 	}
-	return json.Marshal(Envelope{V: Version, Type: t, From: from, Term: term, Body: raw})
+	// The envelope is assembled around the encoded body rather than
+	// encoded with it, which would scan the body a second time; the bytes
+	// are those of json.Marshal(Envelope{...}).
+	typ, err := json.Marshal(string(t))
+	if err != nil {
+		return nil, fmt.Errorf("wire: encode %s: %w", t, err)
+	}
+	out := make([]byte, 0, len(raw)+len(typ)+len(from)+48)
+	out = append(out, `{"v":`...)
+	out = strconv.AppendInt(out, Version, 10)
+	out = append(out, `,"type":`...)
+	out = append(out, typ...)
+	if from != "" {
+		f, err := json.Marshal(from)
+		if err != nil {
+			return nil, fmt.Errorf("wire: encode %s: %w", t, err)
+		}
+		out = append(append(out, `,"from":`...), f...)
+	}
+	if term != 0 {
+		out = strconv.AppendUint(append(out, `,"term":`...), term, 10)
+	}
+	if len(raw) > 0 {
+		out = append(append(out, `,"body":`...), raw...)
+	}
+	return append(out, '}'), nil
 }
 
 // MustEncode is Encode for bodies that cannot fail to encode (the
@@ -64,8 +94,8 @@ func MustEncode(t Type, from string, term uint64, body any) []byte {
 
 // Decode parses an envelope. It never panics; it rejects oversized input,
 // malformed JSON, unknown protocol versions and an empty type.
-func Decode(data []byte) (Envelope, error) {
-	var e Envelope
+func Decode(data []byte) (e Envelope, err error) {
+	defer recoverDecode(&err)
 	if len(data) > MaxMessageBytes {
 		return e, fmt.Errorf("%w: message of %d bytes exceeds %d", ErrDecode, len(data), MaxMessageBytes)
 	}
@@ -83,7 +113,8 @@ func Decode(data []byte) (Envelope, error) {
 
 // DecodeBody parses an envelope's body into v and validates it when v
 // implements [Validator]. Unknown fields are ignored.
-func DecodeBody(e Envelope, v any) error {
+func DecodeBody(e Envelope, v any) (err error) {
+	defer recoverDecode(&err)
 	body := bytes.TrimSpace(e.Body)
 	if len(body) == 0 || bytes.Equal(body, []byte("null")) {
 		body = []byte("{}")
@@ -97,6 +128,15 @@ func DecodeBody(e Envelope, v any) error {
 		}
 	}
 	return nil
+}
+
+// recoverDecode turns a panic of the JSON codec on hostile input into a
+// decoding error: the promise is that decoding never panics, whatever the
+// library underneath does.
+func recoverDecode(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: malformed input (%v)", ErrDecode, r)
+	}
 }
 
 // DecodeAs decodes data and its body in one step, checking the type.

@@ -10,6 +10,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"v":1,"type":"REGISTER_AGENT","body":{"agent":{"id":"a","hostname":"h","resources":{"cpus":1e308,"mem":-1}}}}`))
 	f.Add([]byte(`{"v":1,"type":"X","body":null}`))
 	f.Add([]byte(`{"v":1,"type":"SUBSCRIBE","body":{"framework":{"id":"f","name":"n","failover_timeout":"-1s"}}}`))
+	f.Add([]byte(`{"v":1,"type":"STATUS_UPDATES","body":{"updates":[{"framework_id":"f","status":{"task_id":"t","state":"TASK_RUNNING","uuid":"u"}},{}]}}`))
+	f.Add([]byte(`{"v":1,"type":"ACKNOWLEDGEMENTS","from":"f","body":{"acks":[{"agent_id":"a","task_id":"t","uuid":"u"}]}}`))
 	f.Add([]byte{0xff, 0x00})
 	bodies := []func() any{
 		func() any { return &Accept{} }, func() any { return &Decline{} }, func() any { return &Subscribe{} },
@@ -17,6 +19,8 @@ func FuzzDecode(f *testing.F) {
 		func() any { return &Acknowledge{} }, func() any { return &Reconcile{} }, func() any { return &KillTask{} },
 		func() any { return &Offers{} }, func() any { return &Update{} }, func() any { return &LeaderInfo{} },
 		func() any { return &Error{} }, func() any { return &AgentRegistered{} }, func() any { return &Subscribed{} },
+		func() any { return &StatusUpdates{} }, func() any { return &Updates{} }, func() any { return &Acknowledgements{} },
+		func() any { return &StatusAcks{} },
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		env, err := Decode(data)

@@ -116,9 +116,12 @@ type CommandInfo struct {
 
 // SimBehavior scripts a simulated task.
 type SimBehavior struct {
-	Duration Duration `json:"duration,omitempty"`
-	ExitCode int      `json:"exit_code,omitempty"`
-	Hang     bool     `json:"hang,omitempty"`
+	// StartDelay is how long the launch itself takes (a slow fetch or
+	// sandbox setup), during which the agent reports TASK_STARTING.
+	StartDelay Duration `json:"start_delay,omitempty"`
+	Duration   Duration `json:"duration,omitempty"`
+	ExitCode   int      `json:"exit_code,omitempty"`
+	Hang       bool     `json:"hang,omitempty"`
 }
 
 // Validate checks the fields a launch needs.
