@@ -137,13 +137,13 @@ func Start(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.store = store
-	a.upd = newUpdateManager(a.sendUpdate, cfg.UpdateBackoffMin, cfg.UpdateBackoffMax)
-	a.upd.onDone = a.forgetTask
-	a.upd.sent = func() { a.count.updatesSent.Add(1) }
-	a.upd.resent = func() { a.count.updatesResent.Add(1) }
-	a.upd.persist = store.addUpdate
-	a.upd.persistAck = func(k taskKey, uuid string) {
-		if err := store.ackUpdate(k.fw, k.task, uuid); err != nil {
+	a.upd = newUpdateManager(a.sendUpdates, cfg.UpdateBackoffMin, cfg.UpdateBackoffMax)
+	a.upd.onDone = a.forgetTasks
+	a.upd.sent = func(n int) { a.count.updatesSent.Add(uint64(n)) }
+	a.upd.resent = func(n int) { a.count.updatesResent.Add(uint64(n)) }
+	a.upd.persist = store.addUpdates
+	a.upd.persistAck = func(acks []wire.StatusAck) {
+		if err := store.ackUpdates(acks); err != nil {
 			a.log.Warn("checkpoint ack", "err", err)
 		}
 	}

@@ -180,7 +180,7 @@ func TestUpdatesSurviveRestartInOrderOnce(t *testing.T) {
 	d := c.RunDriver(t, wire.FrameworkInfo{Name: "acks"}, rec, func(cfg *sdk.Config) { cfg.ManualAck = true })
 	rec.WaitSubscribed(t, 5*time.Second, 1)
 	o := rec.TakeOffer(t, 5*time.Second, nil)
-	task := wire.TaskInfo{TaskID: "u", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Duration: wire.Duration(200 * time.Millisecond)}}
+	task := wire.TaskInfo{TaskID: "u", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{StartDelay: wire.Duration(100 * time.Millisecond), Duration: wire.Duration(200 * time.Millisecond)}}
 	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
 		t.Fatal(err)
 	}
@@ -268,4 +268,33 @@ func TestAgentMetrics(t *testing.T) {
 			strings.Contains(body, "agora_agent_registered 1") && strings.Contains(body, "agora_agent_nats_connected 1") &&
 			strings.Contains(body, "agora_agent_status_updates_pending 0") && !strings.Contains(body, "agora_agent_status_updates_sent_total 0")
 	}, "agent metrics")
+}
+
+// TestLaunchStartingOnlyWhenSlow: a task that starts at once is reported
+// RUNNING without a STARTING first; one whose launch takes a while is
+// reported STARTING, then RUNNING.
+func TestLaunchStartingOnlyWhenSlow(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "starting"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	fast := wire.TaskInfo{TaskID: "fast", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}}
+	slow := wire.TaskInfo{TaskID: "slow", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{StartDelay: wire.Duration(300 * time.Millisecond), Hang: true}}
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, fast, slow); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 10*time.Second, "slow", wire.TaskRunning)
+	states := map[wire.TaskID][]string{}
+	for _, u := range rec.Updates() {
+		if u.Reason != wire.ReasonReconciliation {
+			states[u.TaskID] = append(states[u.TaskID], string(u.State))
+		}
+	}
+	if got := strings.Join(states["fast"], ","); got != "TASK_RUNNING" {
+		t.Fatalf("fast task updates %s, want TASK_RUNNING only", got)
+	}
+	if got := strings.Join(states["slow"], ","); got != "TASK_STARTING,TASK_RUNNING" {
+		t.Fatalf("slow task updates %s, want TASK_STARTING,TASK_RUNNING", got)
+	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +80,83 @@ func FuzzReadUpdateLog(f *testing.F) {
 				t.Fatalf("replay returned an invalid or duplicate update %+v", u)
 			}
 			seen[u.Status.UUID] = true
+		}
+	})
+}
+
+func taskCP(fw, task string) launcher.Checkpoint {
+	return launcher.Checkpoint{Executor: "sim", Spec: launcher.Spec{FrameworkID: wire.FrameworkID(fw), Task: wire.TaskInfo{TaskID: wire.TaskID(task)}}}
+}
+
+// TestTaskLog: tasks saved in a batch and later forgotten are replayed as
+// exactly the live ones; a log that is mostly dead records is compacted;
+// per-task files of earlier agents are moved into the log.
+func TestTaskLog(t *testing.T) {
+	dir := t.TempDir()
+	// An earlier agent's per-task checkpoint file.
+	legacy := filepath.Join(dir, "meta", "tasks", "f")
+	if err := os.MkdirAll(legacy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(taskCP("f", "old"))
+	if err := os.WriteFile(filepath.Join(legacy, "old.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, rec, err := openCheckpoints(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.tasks) != 1 || rec.tasks[0].Spec.Task.TaskID != "old" {
+		t.Fatalf("legacy task not recovered: %+v", rec.tasks)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "meta", "tasks")); !os.IsNotExist(err) {
+		t.Fatalf("legacy task dir still there after the move: %v", err)
+	}
+	var batch []launcher.Checkpoint
+	for i := range 1500 {
+		batch = append(batch, taskCP("f", fmt.Sprintf("t%d", i)))
+	}
+	if err := s.saveTasks(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1490 {
+		s.removeTask("f", wire.TaskID(fmt.Sprintf("t%d", i)))
+	}
+	s.close()
+	data, _ := os.ReadFile(filepath.Join(dir, "meta", "tasks.log"))
+	if n := bytes.Count(data, []byte("\n")); n > 1000 {
+		t.Fatalf("tasks.log has %d records for 11 live tasks: never compacted", n)
+	}
+	s2, rec, err := openCheckpoints(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.close()
+	got := map[wire.TaskID]bool{}
+	for _, cp := range rec.tasks {
+		got[cp.Spec.Task.TaskID] = true
+	}
+	if len(got) != 11 || !got["old"] || !got["t1499"] || got["t0"] || len(rec.problems) != 0 {
+		t.Fatalf("recovered %d tasks %v, problems %v; want old and t1490..t1499", len(got), got, rec.problems)
+	}
+}
+
+func FuzzReadTaskLog(f *testing.F) {
+	rec := func(r taskRecord) string { b, _ := json.Marshal(r); return string(b) + "\n" }
+	cp := taskCP("f", "t1")
+	f.Add(rec(taskRecord{Op: "task", Task: &cp}) + rec(taskRecord{Op: "forget", FW: "f", ID: "t1"}))
+	f.Add(rec(taskRecord{Op: "task", Task: &cp}) + `{"op":"ta`)
+	f.Add("\x00\xff\n\n{}\n")
+	f.Add(`{"op":"task","task":{"executor":"sim","spec":{"framework_id":"f","task":{"task_id":"t"}},"pid":-1}}` + "\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		tasks, _ := ReadTaskLog(strings.NewReader(data))
+		seen := map[taskKey]bool{}
+		for _, cp := range tasks {
+			k := taskKey{cp.Spec.FrameworkID, cp.Spec.Task.TaskID}
+			if k.fw == "" || k.task == "" || seen[k] {
+				t.Fatalf("replay returned an invalid or duplicate task %+v", k)
+			}
+			seen[k] = true
 		}
 	})
 }

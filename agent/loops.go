@@ -126,16 +126,24 @@ func (a *Agent) retryLoop() {
 	}
 }
 
-func (a *Agent) sendUpdate(up wire.StatusUpdate) {
+func (a *Agent) sendUpdates(ups []wire.StatusUpdate) {
 	if a.nc == nil {
 		return // recovering: updates go out after registration
 	}
-	data, err := wire.Encode(wire.TypeStatusUpdate, string(a.id), 0, up)
-	if err != nil {
-		a.log.Error("encode update", "err", err)
-		return
+	for _, c := range wire.Chunks(len(ups)) {
+		var data []byte
+		var err error
+		if c[1]-c[0] == 1 {
+			data, err = wire.Encode(wire.TypeStatusUpdate, string(a.id), 0, ups[c[0]])
+		} else {
+			data, err = wire.Encode(wire.TypeStatusUpdates, string(a.id), 0, wire.StatusUpdates{Updates: ups[c[0]:c[1]]})
+		}
+		if err != nil {
+			a.log.Error("encode update", "err", err)
+			return
+		}
+		_ = a.nc.Publish(a.subj.FromAgent(a.id), data)
 	}
-	_ = a.nc.Publish(a.subj.FromAgent(a.id), data)
 }
 
 // usageEvery: every this many heartbeats carry the tasks' usage.

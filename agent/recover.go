@@ -17,9 +17,7 @@ func (a *Agent) recover(rec recovered) {
 	for _, p := range rec.problems {
 		a.log.Warn("checkpoint could not be fully recovered", "problem", p)
 	}
-	for _, up := range rec.updates {
-		a.upd.enqueue(up)
-	}
+	a.upd.enqueue(rec.updates...)
 	for _, cp := range rec.tasks {
 		k := taskKey{cp.Spec.FrameworkID, cp.Spec.Task.TaskID}
 		t := &task{fw: k.fw, info: cp.Spec.Task, state: wire.TaskRunning}

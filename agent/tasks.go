@@ -29,9 +29,7 @@ func (a *Agent) onMessage(msg *nats.Msg) {
 			a.log.Warn("bad launch", "err", err)
 			return
 		}
-		for _, t := range l.Tasks {
-			a.launch(l.FrameworkID, t)
-		}
+		a.launch(l.FrameworkID, l.Tasks)
 	case wire.TypeKillTask:
 		var k wire.KillTask
 		if err := wire.DecodeBody(env, &k); err == nil {
@@ -40,7 +38,12 @@ func (a *Agent) onMessage(msg *nats.Msg) {
 	case wire.TypeStatusAck:
 		var ack wire.StatusAck
 		if err := wire.DecodeBody(env, &ack); err == nil {
-			a.upd.ack(taskKey{ack.FrameworkID, ack.TaskID}, ack.UUID)
+			a.upd.ackAll([]wire.StatusAck{ack})
+		}
+	case wire.TypeStatusAcks:
+		var acks wire.StatusAcks
+		if err := wire.DecodeBody(env, &acks); err == nil {
+			a.upd.ackAll(acks.Acks)
 		}
 	case wire.TypeShutdownFramework:
 		var s wire.ShutdownFramework
@@ -58,8 +61,8 @@ func (a *Agent) onMessage(msg *nats.Msg) {
 	}
 }
 
-// update queues a status update for a task.
-func (a *Agent) update(fw wire.FrameworkID, id wire.TaskID, state wire.TaskState, reason wire.Reason, msg string, exit *launcher.Exit) {
+// status builds a status update of a task.
+func (a *Agent) status(fw wire.FrameworkID, id wire.TaskID, state wire.TaskState, reason wire.Reason, msg string, exit *launcher.Exit) wire.StatusUpdate {
 	st := wire.TaskStatus{
 		TaskID: id, AgentID: a.id, State: state, Reason: reason, Message: msg,
 		Source: wire.SourceAgent, UUID: wire.NewUUID(), Timestamp: time.Now(),
@@ -67,47 +70,119 @@ func (a *Agent) update(fw wire.FrameworkID, id wire.TaskID, state wire.TaskState
 	if exit != nil {
 		st.ExitCode, st.Signal = exit.ExitCode, exit.Signal
 	}
-	if err := a.upd.add(wire.StatusUpdate{FrameworkID: fw, Status: st}); err != nil {
-		// Without its checkpoint the update could be lost on a restart;
+	return wire.StatusUpdate{FrameworkID: fw, Status: st}
+}
+
+// update queues a status update for a task.
+func (a *Agent) update(fw wire.FrameworkID, id wire.TaskID, state wire.TaskState, reason wire.Reason, msg string, exit *launcher.Exit) {
+	a.report(a.status(fw, id, state, reason, msg, exit))
+}
+
+// report checkpoints and queues updates (in one write, sent in one batch).
+func (a *Agent) report(ups ...wire.StatusUpdate) {
+	if len(ups) == 0 {
+		return
+	}
+	if err := a.upd.add(ups...); err != nil {
+		// Without its checkpoint an update could be lost on a restart;
 		// send it anyway and say so.
-		a.log.Error("cannot checkpoint status update; sending it unprotected", "task", id, "state", state, "err", err)
-		a.upd.enqueue(wire.StatusUpdate{FrameworkID: fw, Status: st})
+		a.log.Error("cannot checkpoint status updates; sending them unprotected", "updates", len(ups), "err", err)
+		a.upd.enqueue(ups...)
 	}
 }
 
-// launch starts one task, reporting STARTING, then RUNNING or a failure.
-func (a *Agent) launch(fw wire.FrameworkID, info wire.TaskInfo) {
-	k := taskKey{fw, info.TaskID}
-	a.mu.Lock()
-	if _, dup := a.tasks[k]; dup {
-		a.mu.Unlock()
-		a.log.Warn("launch of a task that already exists ignored", "framework", fw, "task", info.TaskID)
-		return
-	}
-	t := &task{fw: fw, info: info, state: wire.TaskStarting}
-	a.tasks[k] = t
-	a.mu.Unlock()
-	a.update(fw, info.TaskID, wire.TaskStarting, "", "", nil)
+// launchFlushEvery bounds how long the updates of a large launch wait to
+// go out together while the rest of its tasks start.
+const launchFlushEvery = 20 * time.Millisecond
 
-	spec := launcher.Spec{FrameworkID: fw, Task: info, Run: 0, Ports: info.Resources.Ports.List()}
-	proc, err := a.exec.Launch(a.ctx, spec)
+// launch starts tasks and reports RUNNING or a failure for each, batched,
+// so that a launch of many tasks costs a few checkpoint writes and
+// messages rather than a few per task. A task that starts at once goes
+// straight to RUNNING; when a launch takes longer than launchFlushEvery
+// (slow process starts, a large batch), the tasks not yet started are
+// reported TASK_STARTING first, so the framework sees them being worked on.
+func (a *Agent) launch(fw wire.FrameworkID, infos []wire.TaskInfo) {
+	var fresh []*task
 	a.mu.Lock()
-	if err != nil {
-		t.state, t.done = wire.TaskFailed, true
-		a.mu.Unlock()
-		a.count.launchFailures.Add(1)
-		a.update(fw, info.TaskID, wire.TaskFailed, wire.ReasonLaunchFailed, fmt.Sprintf("launch failed: %v", err), nil)
-		return
+	for _, info := range infos {
+		k := taskKey{fw, info.TaskID}
+		if _, dup := a.tasks[k]; dup {
+			a.log.Warn("launch of a task that already exists ignored", "framework", fw, "task", info.TaskID)
+			continue
+		}
+		t := &task{fw: fw, info: info, state: wire.TaskStarting}
+		a.tasks[k] = t
+		fresh = append(fresh, t)
 	}
-	t.proc = proc
-	t.state = wire.TaskRunning
 	a.mu.Unlock()
-	if err := a.store.saveTask(proc.Checkpoint()); err != nil {
-		a.log.Error("cannot checkpoint task; a restarted agent will not recover it", "task", info.TaskID, "err", err)
+
+	var cps []launcher.Checkpoint
+	var ups []wire.StatusUpdate
+	var started []*task
+	flushed := time.Now()
+	flush := func() {
+		if err := a.store.saveTasks(cps); err != nil {
+			a.log.Error("cannot checkpoint tasks; a restarted agent will not recover them", "tasks", len(cps), "err", err)
+		}
+		a.report(ups...)
+		for _, t := range started {
+			k := taskKey{fw, t.info.TaskID}
+			a.goFunc(func() { a.watch(k, t) })
+			a.startHealthCheck(k, t)
+		}
+		cps, ups, started, flushed = nil, nil, nil, time.Now()
 	}
-	a.update(fw, info.TaskID, wire.TaskRunning, "", "", nil)
-	a.goFunc(func() { a.watch(k, t) })
-	a.startHealthCheck(k, t)
+	// The launch runs in a goroutine of its own only to notice that it is
+	// slow; the tasks start one after another, in order.
+	announced := false
+	announce := func(rest []*task) {
+		if announced {
+			return
+		}
+		announced = true
+		starting := make([]wire.StatusUpdate, len(rest))
+		for i, t := range rest {
+			starting[i] = a.status(fw, t.info.TaskID, wire.TaskStarting, "", "", nil)
+		}
+		// Updates of tasks already started go first: per task, order holds.
+		flush()
+		a.report(starting...)
+	}
+	for i, t := range fresh {
+		spec := launcher.Spec{FrameworkID: fw, Task: t.info, Run: 0, Ports: t.info.Resources.Ports.List()}
+		done := make(chan struct{})
+		var proc launcher.Task
+		var err error
+		go func() {
+			defer close(done)
+			proc, err = a.exec.Launch(a.ctx, spec)
+		}()
+		select {
+		case <-done:
+		case <-time.After(launchFlushEvery):
+			announce(fresh[i:])
+			<-done
+		}
+		a.mu.Lock()
+		if err != nil {
+			t.state, t.done = wire.TaskFailed, true
+			a.mu.Unlock()
+			a.count.launchFailures.Add(1)
+			ups = append(ups, a.status(fw, t.info.TaskID, wire.TaskFailed, wire.ReasonLaunchFailed, fmt.Sprintf("launch failed: %v", err), nil))
+		} else {
+			t.proc = proc
+			t.state = wire.TaskRunning
+			a.mu.Unlock()
+			cps = append(cps, proc.Checkpoint())
+			ups = append(ups, a.status(fw, t.info.TaskID, wire.TaskRunning, "", "", nil))
+			started = append(started, t)
+		}
+		if time.Since(flushed) > launchFlushEvery && i+1 < len(fresh) {
+			announce(fresh[i+1:])
+			flush()
+		}
+	}
+	flush()
 }
 
 // watch waits for a task's process to end and reports how it ended.
@@ -124,12 +199,18 @@ func (a *Agent) watch(k taskKey, t *task) {
 	a.update(k.fw, k.task, ex.State, ex.Reason, ex.Message, &ex)
 }
 
-// forgetTask drops a task once its terminal update was acknowledged.
-func (a *Agent) forgetTask(k taskKey) {
+// forgetTasks drops tasks once their terminal updates were acknowledged.
+func (a *Agent) forgetTasks(keys []taskKey) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if t := a.tasks[k]; t != nil && t.done {
-		delete(a.tasks, k)
+	var gone []taskKey
+	for _, k := range keys {
+		if t := a.tasks[k]; t != nil && t.done {
+			delete(a.tasks, k)
+			gone = append(gone, k)
+		}
+	}
+	a.mu.Unlock()
+	for _, k := range gone {
 		a.store.removeTask(k.fw, k.task)
 	}
 }

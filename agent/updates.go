@@ -18,97 +18,116 @@ type updateStream struct {
 
 // updateManager keeps every status update until the framework's
 // acknowledgement comes back through the master, resending with
-// exponential backoff.
+// exponential backoff. Updates made together (a launch of many tasks) and
+// acknowledgements that arrive together are checkpointed in one write and
+// sent in one batch.
 type updateManager struct {
 	mu         sync.Mutex
 	streams    map[taskKey]*updateStream
-	send       func(wire.StatusUpdate)
+	send       func([]wire.StatusUpdate)
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	now        func() time.Time
-	onDone     func(taskKey) // a terminal update was acknowledged
-	// persist, if set, checkpoints an update before it is first sent, and
-	// persistAck an acknowledgement.
-	persist    func(wire.StatusUpdate) error
-	persistAck func(k taskKey, uuid string)
+	onDone     func([]taskKey) // terminal updates were acknowledged
+	// persist, if set, checkpoints updates before they are first sent,
+	// and persistAck acknowledgements.
+	persist    func([]wire.StatusUpdate) error
+	persistAck func([]wire.StatusAck)
 	// sent and resent count first sends and resends, if set.
-	sent, resent func()
+	sent, resent func(n int)
 }
 
-func newUpdateManager(send func(wire.StatusUpdate), minB, maxB time.Duration) *updateManager {
+func newUpdateManager(send func([]wire.StatusUpdate), minB, maxB time.Duration) *updateManager {
 	return &updateManager{streams: map[taskKey]*updateStream{}, send: send, minBackoff: minB, maxBackoff: maxB, now: time.Now}
 }
 
-// add checkpoints and queues an update; it is sent at once if it is the
-// task's only one.
-func (u *updateManager) add(up wire.StatusUpdate) error {
+// add checkpoints and queues updates, in order; each is sent at once if
+// it is its task's only one.
+func (u *updateManager) add(ups ...wire.StatusUpdate) error {
 	if u.persist != nil {
-		if err := u.persist(up); err != nil {
+		if err := u.persist(ups); err != nil {
 			return err
 		}
 	}
-	u.enqueue(up)
+	u.enqueue(ups...)
 	return nil
 }
 
-// enqueue queues an update without checkpointing it (recovery replays
+// enqueue queues updates without checkpointing them (recovery replays
 // updates that are already in the checkpoint).
-func (u *updateManager) enqueue(up wire.StatusUpdate) {
-	k := taskKey{up.FrameworkID, up.Status.TaskID}
+func (u *updateManager) enqueue(ups ...wire.StatusUpdate) {
+	var heads []wire.StatusUpdate
 	u.mu.Lock()
-	s := u.streams[k]
-	if s == nil {
-		s = &updateStream{}
-		u.streams[k] = s
-	}
-	s.queue = append(s.queue, up)
-	head := len(s.queue) == 1
-	if head {
-		s.backoff = u.minBackoff
-		s.nextTry = u.now().Add(s.backoff)
+	for _, up := range ups {
+		k := taskKey{up.FrameworkID, up.Status.TaskID}
+		s := u.streams[k]
+		if s == nil {
+			s = &updateStream{}
+			u.streams[k] = s
+		}
+		s.queue = append(s.queue, up)
+		if len(s.queue) == 1 {
+			s.backoff = u.minBackoff
+			s.nextTry = u.now().Add(s.backoff)
+			heads = append(heads, up)
+		}
 	}
 	u.mu.Unlock()
-	if head {
-		if u.sent != nil {
-			u.sent()
-		}
-		u.send(up)
+	u.transmit(heads, u.sent)
+}
+
+func (u *updateManager) transmit(ups []wire.StatusUpdate, count func(int)) {
+	if len(ups) == 0 {
+		return
 	}
+	if count != nil {
+		count(len(ups))
+	}
+	u.send(ups)
 }
 
 // ack removes the acknowledged head of a task's stream and sends the next.
 // It reports whether the uuid matched the head.
 func (u *updateManager) ack(k taskKey, uuid string) bool {
+	return u.ackAll([]wire.StatusAck{{FrameworkID: k.fw, TaskID: k.task, UUID: uuid}}) == 1
+}
+
+// ackAll applies acknowledgements: each that matches its task's head
+// removes it, and the tasks' next updates go out together. It returns how
+// many matched.
+func (u *updateManager) ackAll(acks []wire.StatusAck) int {
+	var matched []wire.StatusAck
+	var next []wire.StatusUpdate
+	var done []taskKey
 	u.mu.Lock()
-	s := u.streams[k]
-	if s == nil || len(s.queue) == 0 || s.queue[0].Status.UUID != uuid {
-		u.mu.Unlock()
-		return false
+	for _, a := range acks {
+		k := taskKey{a.FrameworkID, a.TaskID}
+		s := u.streams[k]
+		if s == nil || len(s.queue) == 0 || s.queue[0].Status.UUID != a.UUID {
+			continue
+		}
+		if s.queue[0].Status.State.Terminal() {
+			done = append(done, k)
+		}
+		s.queue = s.queue[1:]
+		matched = append(matched, a)
+		if len(s.queue) > 0 {
+			next = append(next, s.queue[0])
+			s.backoff = u.minBackoff
+			s.nextTry = u.now().Add(s.backoff)
+		} else {
+			delete(u.streams, k)
+		}
 	}
-	acked := s.queue[0]
-	s.queue = s.queue[1:]
-	if u.persistAck != nil {
-		u.persistAck(k, uuid)
-	}
-	var next *wire.StatusUpdate
-	if len(s.queue) > 0 {
-		next = &s.queue[0]
-		s.backoff = u.minBackoff
-		s.nextTry = u.now().Add(s.backoff)
-	} else {
-		delete(u.streams, k)
+	if len(matched) > 0 && u.persistAck != nil {
+		u.persistAck(matched)
 	}
 	u.mu.Unlock()
-	if next != nil {
-		if u.sent != nil {
-			u.sent()
-		}
-		u.send(*next)
+	u.transmit(next, u.sent)
+	if len(done) > 0 && u.onDone != nil {
+		u.onDone(done)
 	}
-	if acked.Status.State.Terminal() && u.onDone != nil {
-		u.onDone(k)
-	}
-	return true
+	return len(matched)
 }
 
 // retry resends heads whose backoff expired; with all set, every head is
@@ -131,12 +150,7 @@ func (u *updateManager) retry(all bool) {
 		s.nextTry = now.Add(s.backoff)
 	}
 	u.mu.Unlock()
-	for _, up := range out {
-		if u.resent != nil {
-			u.resent()
-		}
-		u.send(up)
-	}
+	u.transmit(out, u.resent)
 }
 
 // pending reports whether a task has unacknowledged updates.

@@ -9,14 +9,16 @@ import (
 )
 
 type sent struct {
-	mu  sync.Mutex
-	ups []wire.StatusUpdate
+	mu      sync.Mutex
+	ups     []wire.StatusUpdate
+	batches []int // sizes of the send calls
 }
 
-func (s *sent) send(u wire.StatusUpdate) {
+func (s *sent) send(ups []wire.StatusUpdate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ups = append(s.ups, u)
+	s.ups = append(s.ups, ups...)
+	s.batches = append(s.batches, len(ups))
 }
 
 func (s *sent) uuids() []string {
@@ -39,7 +41,7 @@ func TestUpdatesInOrderOneInFlight(t *testing.T) {
 	var s sent
 	m := newUpdateManager(s.send, time.Second, time.Minute)
 	var done []taskKey
-	m.onDone = func(k taskKey) { done = append(done, k) }
+	m.onDone = func(ks []taskKey) { done = append(done, ks...) }
 	m.add(up("t1", "a", wire.TaskStarting))
 	m.add(up("t1", "b", wire.TaskRunning))
 	m.add(up("t2", "x", wire.TaskStarting))
@@ -95,5 +97,52 @@ func TestUpdatesRetryWithBackoff(t *testing.T) {
 	m.retry(true)
 	if len(s.uuids()) != before+1 {
 		t.Fatal("retry(all) did not resend the head")
+	}
+}
+
+// TestUpdatesBatched: updates made together are checkpointed in one write
+// and sent in one batch; acknowledgements arriving together release the
+// next updates of their tasks in one batch, and only matching ones count.
+func TestUpdatesBatched(t *testing.T) {
+	var s sent
+	m := newUpdateManager(s.send, time.Second, time.Minute)
+	var persisted, ackWrites []int
+	m.persist = func(ups []wire.StatusUpdate) error { persisted = append(persisted, len(ups)); return nil }
+	m.persistAck = func(acks []wire.StatusAck) { ackWrites = append(ackWrites, len(acks)) }
+	var done []taskKey
+	m.onDone = func(ks []taskKey) { done = append(done, ks...) }
+	if err := m.add(up("t1", "a1", wire.TaskStarting), up("t2", "a2", wire.TaskStarting), up("t3", "a3", wire.TaskStarting)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.add(up("t1", "b1", wire.TaskRunning), up("t2", "b2", wire.TaskFinished), up("t3", "b3", wire.TaskRunning)); err != nil {
+		t.Fatal(err)
+	}
+	if len(persisted) != 2 || persisted[0] != 3 || persisted[1] != 3 {
+		t.Fatalf("checkpoint writes %v, want [3 3]", persisted)
+	}
+	if len(s.batches) != 1 || s.batches[0] != 3 {
+		t.Fatalf("send batches %v, want one of 3 (the RUNNINGs wait for their STARTING's ack)", s.batches)
+	}
+	n := m.ackAll([]wire.StatusAck{
+		{FrameworkID: "f", TaskID: "t1", UUID: "a1"},
+		{FrameworkID: "f", TaskID: "t2", UUID: "a2"},
+		{FrameworkID: "f", TaskID: "t3", UUID: "wrong"},
+		{FrameworkID: "f", TaskID: "t9", UUID: "a9"},
+	})
+	if n != 2 {
+		t.Fatalf("ackAll matched %d, want 2", n)
+	}
+	if len(ackWrites) != 1 || ackWrites[0] != 2 {
+		t.Fatalf("ack checkpoint writes %v, want one of 2", ackWrites)
+	}
+	if got := s.uuids(); len(s.batches) != 2 || s.batches[1] != 2 || got[3] != "b1" || got[4] != "b2" {
+		t.Fatalf("after acks sent %v in batches %v, want b1,b2 in one batch", got, s.batches)
+	}
+	m.ackAll([]wire.StatusAck{{FrameworkID: "f", TaskID: "t2", UUID: "b2"}, {FrameworkID: "f", TaskID: "t1", UUID: "b1"}})
+	if len(done) != 1 || done[0].task != "t2" {
+		t.Fatalf("done = %v, want only t2 (its terminal update was acknowledged)", done)
+	}
+	if !m.pending(taskKey{"f", "t3"}) || m.pending(taskKey{"f", "t1"}) {
+		t.Fatal("t3 must still be pending (its ack did not match), t1 not")
 	}
 }

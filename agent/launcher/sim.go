@@ -38,6 +38,13 @@ func (s *SimExecutor) Launch(ctx context.Context, spec Spec) (Task, error) {
 	if spec.Task.TaskID == "" {
 		return nil, fmt.Errorf("%w: missing task id", ErrInvalidSpec)
 	}
+	if sim := spec.Task.Sim; sim != nil && sim.StartDelay > 0 {
+		select {
+		case <-time.After(sim.StartDelay.D()):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return s.start(spec, s.now(), 0), nil
 }
 
