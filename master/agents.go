@@ -43,7 +43,17 @@ func (l *leader) onAgentMessage(msg *nats.Msg) {
 			return
 		}
 		up.Status.AgentID = subjectAgent
-		l.statusUpdate(subjectAgent, up)
+		l.statusUpdates(subjectAgent, []wire.StatusUpdate{up})
+	case wire.TypeStatusUpdates:
+		var ups wire.StatusUpdates
+		if err := wire.DecodeBody(env, &ups); err != nil {
+			l.log.Warn("bad status updates", "agent", subjectAgent, "err", err)
+			return
+		}
+		for i := range ups.Updates {
+			ups.Updates[i].Status.AgentID = subjectAgent
+		}
+		l.statusUpdates(subjectAgent, ups.Updates)
 	default:
 		l.reply(msg, "", nil, wire.Errorf(wire.CodeInvalid, "unknown message type %q from an agent", env.Type))
 	}
@@ -199,40 +209,55 @@ func (l *leader) agentHeartbeat(id wire.AgentID, usage []wire.TaskUsage) {
 	}
 }
 
-// statusUpdate records an agent's status update and forwards it to the
-// framework, which acknowledges it through ACKNOWLEDGE.
-func (l *leader) statusUpdate(agent wire.AgentID, up wire.StatusUpdate) {
+// statusUpdates records an agent's status updates and forwards them to
+// their frameworks — each framework's share in one message, in the order
+// the agent sent them — which acknowledge them through ACKNOWLEDGE(MENTS).
+func (l *leader) statusUpdates(agent wire.AgentID, ups []wire.StatusUpdate) {
 	l.mu.Lock()
 	a := l.agents[agent]
 	if a == nil {
 		l.mu.Unlock()
-		// Not re-registered yet: the agent keeps the update and resends it.
+		// Not re-registered yet: the agent keeps the updates and resends them.
 		l.publish(l.m.subj.Agent(agent), wire.TypeReregister, l.info())
 		return
 	}
 	a.lastSeen = time.Now()
-	k := taskKey{up.FrameworkID, up.Status.TaskID}
-	t := l.tasks[k]
-	if t != nil && t.agent == agent {
-		l.setTaskStatus(t, up.Status)
-	} else if t == nil && !up.Status.State.Terminal() {
-		// A task this leader has not heard of (launched by the previous
-		// leader while the agent re-registered): have the agent
-		// re-register, so that the task and what it uses are known.
-		l.publish(l.m.subj.Agent(agent), wire.TypeReregister, l.info())
-	}
-	_, fwKnown := l.frameworks[up.FrameworkID]
-	if !fwKnown && up.Status.UUID != "" {
-		// The framework was removed: nobody will acknowledge. Acknowledge
-		// for it, so that the agent stops resending.
-		if t != nil && t.status.State.Terminal() {
-			l.forgetTask(t)
+	forward := map[wire.FrameworkID][]wire.TaskStatus{}
+	var order []wire.FrameworkID
+	var selfAcks []wire.StatusAck
+	reregister := false
+	for _, up := range ups {
+		k := taskKey{up.FrameworkID, up.Status.TaskID}
+		t := l.tasks[k]
+		if t != nil && t.agent == agent {
+			l.setTaskStatus(t, up.Status)
+		} else if t == nil && !up.Status.State.Terminal() {
+			// A task this leader has not heard of (launched by the previous
+			// leader while the agent re-registered): have the agent
+			// re-register, so that the task and what it uses are known.
+			reregister = true
 		}
-		l.publish(l.m.subj.Agent(agent), wire.TypeStatusAck, wire.StatusAck{FrameworkID: up.FrameworkID, TaskID: up.Status.TaskID, UUID: up.Status.UUID})
+		if _, fwKnown := l.frameworks[up.FrameworkID]; fwKnown {
+			if _, seen := forward[up.FrameworkID]; !seen {
+				order = append(order, up.FrameworkID)
+			}
+			forward[up.FrameworkID] = append(forward[up.FrameworkID], up.Status)
+		} else if up.Status.UUID != "" {
+			// The framework was removed: nobody will acknowledge. Acknowledge
+			// for it, so that the agent stops resending.
+			if t != nil && t.status.State.Terminal() {
+				l.forgetTask(t)
+			}
+			selfAcks = append(selfAcks, wire.StatusAck{FrameworkID: up.FrameworkID, TaskID: up.Status.TaskID, UUID: up.Status.UUID})
+		}
 	}
 	l.mu.Unlock()
-	if fwKnown {
-		l.sendUpdate(up.FrameworkID, up.Status)
+	if reregister {
+		l.publish(l.m.subj.Agent(agent), wire.TypeReregister, l.info())
+	}
+	l.sendStatusAcks(agent, selfAcks)
+	for _, fw := range order {
+		l.sendUpdates(fw, forward[fw])
 	}
 }
 

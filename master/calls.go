@@ -84,7 +84,12 @@ func (l *leader) onCall(msg *nats.Msg) {
 	case wire.TypeAcknowledge:
 		var c wire.Acknowledge
 		if callErr = decodeCall(env, &c); callErr == nil {
-			callErr = l.acknowledge(fw, c)
+			callErr = l.acknowledge(fw, []wire.Acknowledge{c})
+		}
+	case wire.TypeAcknowledgements:
+		var c wire.Acknowledgements
+		if callErr = decodeCall(env, &c); callErr == nil {
+			callErr = l.acknowledge(fw, c.Acks)
 		}
 	case wire.TypeReconcile:
 		var c wire.Reconcile
@@ -293,23 +298,38 @@ func (l *leader) shutdownOnAgent(fw wire.FrameworkID, agent wire.AgentID) error 
 	return nil
 }
 
-// acknowledge relays a framework's acknowledgement to the agent.
-func (l *leader) acknowledge(fw wire.FrameworkID, c wire.Acknowledge) error {
+// acknowledge relays a framework's acknowledgements to their agents, one
+// message per agent.
+func (l *leader) acknowledge(fw wire.FrameworkID, acks []wire.Acknowledge) error {
 	l.mu.Lock()
-	_, err := l.connected(fw)
-	_, agentKnown := l.agents[c.AgentID]
-	if t := l.task(fw, c.TaskID); err == nil && t != nil && t.status.State.Terminal() && t.status.UUID == c.UUID {
-		// The framework knows how the task ended: forget it.
-		l.forgetTask(t)
-	}
-	l.mu.Unlock()
-	if err != nil {
+	if _, err := l.connected(fw); err != nil {
+		l.mu.Unlock()
 		return err
 	}
-	if !agentKnown {
-		return wire.Errorf(wire.CodeUnknownAgent, "agent %s is not registered with this leader; the update will be resent", c.AgentID)
+	byAgent := map[wire.AgentID][]wire.StatusAck{}
+	var order []wire.AgentID
+	var unknown []wire.AgentID
+	for _, c := range acks {
+		if t := l.task(fw, c.TaskID); t != nil && t.status.State.Terminal() && t.status.UUID == c.UUID {
+			// The framework knows how the task ended: forget it.
+			l.forgetTask(t)
+		}
+		if _, known := l.agents[c.AgentID]; !known {
+			unknown = append(unknown, c.AgentID)
+			continue
+		}
+		if _, seen := byAgent[c.AgentID]; !seen {
+			order = append(order, c.AgentID)
+		}
+		byAgent[c.AgentID] = append(byAgent[c.AgentID], wire.StatusAck{FrameworkID: fw, TaskID: c.TaskID, UUID: c.UUID})
 	}
-	l.publish(l.m.subj.Agent(c.AgentID), wire.TypeStatusAck, wire.StatusAck{FrameworkID: fw, TaskID: c.TaskID, UUID: c.UUID})
+	l.mu.Unlock()
+	for _, agent := range order {
+		l.sendStatusAcks(agent, byAgent[agent])
+	}
+	if len(unknown) > 0 {
+		return wire.Errorf(wire.CodeUnknownAgent, "agent %s is not registered with this leader; the update will be resent", unknown[0])
+	}
 	return nil
 }
 
@@ -433,6 +453,6 @@ func (l *leader) teardown(fw wire.FrameworkID) error {
 // clients send.
 var knownCalls = map[wire.Type]bool{
 	wire.TypeAccept: true, wire.TypeDecline: true, wire.TypeRevive: true, wire.TypeSuppress: true,
-	wire.TypeKill: true, wire.TypeShutdown: true, wire.TypeAcknowledge: true, wire.TypeReconcile: true,
+	wire.TypeKill: true, wire.TypeShutdown: true, wire.TypeAcknowledge: true, wire.TypeAcknowledgements: true, wire.TypeReconcile: true,
 	wire.TypeMessage: true, wire.TypeHeartbeat: true,
 }

@@ -322,3 +322,25 @@ func masterUpdate(id wire.TaskID, agent wire.AgentID, state wire.TaskState, reas
 func (l *leader) sendUpdate(fw wire.FrameworkID, st wire.TaskStatus) {
 	l.publish(l.m.subj.Framework(fw), wire.TypeUpdate, wire.Update{Status: st})
 }
+
+// sendUpdates sends a framework several statuses, in order, batched.
+func (l *leader) sendUpdates(fw wire.FrameworkID, sts []wire.TaskStatus) {
+	for _, c := range wire.Chunks(len(sts)) {
+		if c[1]-c[0] == 1 {
+			l.sendUpdate(fw, sts[c[0]])
+			continue
+		}
+		l.publish(l.m.subj.Framework(fw), wire.TypeUpdates, wire.Updates{Statuses: sts[c[0]:c[1]]})
+	}
+}
+
+// sendStatusAcks relays acknowledgements to an agent, batched.
+func (l *leader) sendStatusAcks(agent wire.AgentID, acks []wire.StatusAck) {
+	for _, c := range wire.Chunks(len(acks)) {
+		if c[1]-c[0] == 1 {
+			l.publish(l.m.subj.Agent(agent), wire.TypeStatusAck, acks[c[0]])
+			continue
+		}
+		l.publish(l.m.subj.Agent(agent), wire.TypeStatusAcks, wire.StatusAcks{Acks: acks[c[0]:c[1]]})
+	}
+}

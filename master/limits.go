@@ -25,7 +25,7 @@ func newCallLimiter(perSec float64, burst int) *callLimiter {
 
 // allow reports whether a call of type t from fw may proceed.
 func (c *callLimiter) allow(fw wire.FrameworkID, t wire.Type) bool {
-	if c == nil || c.perSec <= 0 || t == wire.TypeAcknowledge || t == wire.TypeHeartbeat {
+	if c == nil || c.perSec <= 0 || t == wire.TypeAcknowledge || t == wire.TypeAcknowledgements || t == wire.TypeHeartbeat {
 		return true
 	}
 	c.mu.Lock()

@@ -134,6 +134,18 @@ func (d *Driver) ackAsync(s wire.TaskStatus) {
 	d.cast(wire.TypeAcknowledge, wire.Acknowledge{AgentID: s.AgentID, TaskID: s.TaskID, UUID: s.UUID})
 }
 
+// ackAllAsync acknowledges several updates in one message, without
+// waiting.
+func (d *Driver) ackAllAsync(acks []wire.Acknowledge) {
+	for _, c := range wire.Chunks(len(acks)) {
+		if c[1]-c[0] == 1 {
+			d.cast(wire.TypeAcknowledge, acks[c[0]])
+			continue
+		}
+		d.cast(wire.TypeAcknowledgements, wire.Acknowledgements{Acks: acks[c[0]:c[1]]})
+	}
+}
+
 // Reconcile asks for the latest state of tasks; with none, of every task
 // the master knows of this framework. Answers arrive as updates with
 // reason REASON_RECONCILIATION.

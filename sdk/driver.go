@@ -414,6 +414,23 @@ func (d *Driver) dispatch(ctx context.Context, env wire.Envelope) {
 		if !d.cfg.ManualAck && u.Status.UUID != "" {
 			d.ackAsync(u.Status)
 		}
+	case wire.TypeUpdates:
+		var u wire.Updates
+		if wire.DecodeBody(env, &u) != nil {
+			return
+		}
+		// As for UPDATE, one status at a time, in order; the automatic
+		// acknowledgements of the batch go back in one message.
+		var acks []wire.Acknowledge
+		for _, st := range u.Statuses {
+			if d.cfg.ManualAck || st.UUID == "" || d.seen.add(st.UUID) {
+				d.sched.Update(ctx, d, st)
+			}
+			if !d.cfg.ManualAck && st.UUID != "" {
+				acks = append(acks, wire.Acknowledge{AgentID: st.AgentID, TaskID: st.TaskID, UUID: st.UUID})
+			}
+		}
+		d.ackAllAsync(acks)
 	case wire.TypeFailure:
 		var f wire.Failure
 		if wire.DecodeBody(env, &f) == nil {
