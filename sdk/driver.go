@@ -290,6 +290,11 @@ func (d *Driver) subscribeLoop(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
+			case <-d.resub:
+				// A new leader announced itself: try it now, not after
+				// the backoff built up while there was none.
+				backoff = 50 * time.Millisecond
+				continue
 			case <-time.After(backoff):
 			}
 			backoff = min(backoff*2, 2*time.Second)

@@ -11,9 +11,17 @@ import (
 
 // LAN defaults for the raft timeouts. hashicorp/raft's own defaults (1 s
 // heartbeat and election, 500 ms lease, 50 ms commit) are tuned for a WAN.
+//
+// A follower that still hears from a leader refuses to vote, so after the
+// leader dies the election completes only once both survivors' heartbeat
+// timers (randomised between 1x and 2x the timeout) have fired: about
+// 1.7x the timeout on average. 300 ms puts a new leader at ~0.6 s and
+// offers flowing again under 1 s (BENCHMARKS.md, failover); 500 ms gave
+// ~1.0 s and ~1.24 s. Leaders send heartbeats every timeout/10 (30 ms),
+// so a spurious election needs a 300 ms stall.
 const (
-	DefaultHeartbeatTimeout   = 500 * time.Millisecond
-	DefaultElectionTimeout    = 500 * time.Millisecond
+	DefaultHeartbeatTimeout   = 300 * time.Millisecond
+	DefaultElectionTimeout    = 300 * time.Millisecond
 	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
 	DefaultCommitTimeout      = 10 * time.Millisecond
 	DefaultApplyTimeout       = 10 * time.Second
