@@ -52,7 +52,7 @@ Examples:
 			&cli.DurationFlag{Name: "duration", Usage: "steady interval (scale) or load between kills (failover)"},
 			&cli.IntFlag{Name: "revives", Usage: "REVIVE → OFFERS probes (scale)"},
 			&cli.StringFlag{Name: "real-via", Usage: "real: launch through the batch framework (batch) or the benchmark's SDK framework (sdk)"},
-			&cli.DurationFlag{Name: "raft-timeout", Usage: "in-process masters' raft heartbeat and election timeout (default: raft's 500 ms)"},
+			&cli.DurationFlag{Name: "raft-timeout", Usage: "in-process masters' raft heartbeat and election timeout (default: the master's, 300 ms)"},
 			&cli.StringFlag{Name: "nats", Usage: "attach: NATS URL(s) of a running cluster, comma separated"},
 			&cli.StringFlag{Name: "masters-http", Usage: "attach: the masters' HTTP addresses host:port, comma separated"},
 			&cli.IntFlag{Name: "agent-procs", Value: AgentProcsAuto, Usage: "child processes to run agents in (0: this process; -1: auto, one per 4,000 agents above 3,000)"},

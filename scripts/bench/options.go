@@ -107,7 +107,7 @@ type Options struct {
 	// Timeout bounds the whole run.
 	Timeout time.Duration
 	// RaftTimeout, if set, is the in-process masters' raft heartbeat and
-	// election timeout (production default: 500 ms); the leader lease is
+	// election timeout (production default: 300 ms); the leader lease is
 	// half of it.
 	RaftTimeout time.Duration
 	// Fast shortens the in-process masters' raft and heartbeat timeouts
