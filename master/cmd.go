@@ -30,6 +30,8 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "nats-listen", Value: "127.0.0.1:4222", Usage: "embedded NATS client address"},
 			&cli.StringFlag{Name: "nats-cluster", Usage: "embedded NATS route listener host:port (clustering)"},
 			&cli.StringFlag{Name: "nats-routes", Usage: "other members' NATS routes, comma separated host:port"},
+			&cli.StringFlag{Name: "nats-cluster-user", Usage: "user that NATS routes between masters log in as; every master must agree (default with --auth-file: the master identity)"},
+			&cli.StringFlag{Name: "nats-cluster-password", EnvVars: []string{"AGORA_NATS_CLUSTER_PASSWORD"}, Usage: "password of --nats-cluster-user"},
 			&cli.StringFlag{Name: "prefix", Value: wire.DefaultPrefix, Usage: "subject prefix"},
 			&cli.DurationFlag{Name: "agent-heartbeat", Value: d.AgentHeartbeatInterval, Usage: "agent heartbeat interval"},
 			&cli.DurationFlag{Name: "agent-timeout", Value: d.AgentTimeout, Usage: "silence after which an agent is unreachable"},
@@ -76,14 +78,19 @@ func Command() *cli.Command {
 				cfg.NATSURLs = splitList(u)
 			} else {
 				cfg.EmbedNATS = natsembed.Config{
-					Listen:  c.String("nats-listen"),
-					Cluster: c.String("nats-cluster"),
-					Routes:  splitList(c.String("nats-routes")),
+					Listen:          c.String("nats-listen"),
+					Cluster:         c.String("nats-cluster"),
+					Routes:          splitList(c.String("nats-routes")),
+					ClusterUser:     c.String("nats-cluster-user"),
+					ClusterPassword: c.String("nats-cluster-password"),
 				}
 			}
 			log, err := NewLogger(c.String("log-level"))
 			if err != nil {
 				return err
+			}
+			if ec := cfg.EmbedNATS; ec.Cluster != "" && ec.ClusterUser == "" && cfg.Auth == nil {
+				log.Warn("NATS routes are not authenticated: whoever reaches --nats-cluster joins the NATS cluster and sees every subject; use --auth-file or --nats-cluster-user/--nats-cluster-password")
 			}
 			cfg.Logger = log
 			m, err := New(cfg)

@@ -42,7 +42,9 @@ type Config struct {
 	OperatorToken string
 	// Auth, if set, secures the embedded NATS: every client logs in as one
 	// of its identities, confined to its own subjects, and a framework
-	// bound to a principal may subscribe only with that principal.
+	// bound to a principal may subscribe only with that principal. The
+	// embedded NATS's routes then require the master identity too, unless
+	// EmbedNATS.ClusterUser names other route credentials.
 	Auth *natsembed.Auth
 
 	// AgentHeartbeatInterval is how often agents heartbeat.

@@ -6,6 +6,9 @@
 //
 //	go run . dev --agents 1 --agent-resources "cpus:9;mem:18432;disk:1000"
 //	go run ./examples/drf
+//
+// On a secured cluster add the login and an ID prefix whose -a and -b IDs
+// it may use: --nats nats://examples:PASSWORD@127.0.0.1:4222 --framework-id drf.
 package main
 
 import (
@@ -23,9 +26,10 @@ import (
 
 func main() {
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
+	id := flag.String("framework-id", "", "framework ID prefix: the frameworks are ID-a and ID-b (default: new IDs)")
 	settle := flag.Duration("settle", 5*time.Second, "how long to let the frameworks fill the cluster")
 	flag.Parse()
-	a, b, err := Run(context.Background(), strings.Split(*natsURL, ","), *settle)
+	a, b, err := Run(context.Background(), strings.Split(*natsURL, ","), *id, *settle)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -81,9 +85,10 @@ func (f *fair) result() (int, error) {
 	return f.n, f.err
 }
 
-// Run lets both frameworks fill the cluster for settle, then tears them
-// down and returns how many tasks each launched.
-func Run(ctx context.Context, natsURLs []string, settle time.Duration) (int, int, error) {
+// Run lets both frameworks (IDs idPrefix-a and idPrefix-b, or new ones
+// if idPrefix is "") fill the cluster for settle, then tears them down and
+// returns how many tasks each launched.
+func Run(ctx context.Context, natsURLs []string, idPrefix string, settle time.Duration) (int, int, error) {
 	ready := make(chan struct{})
 	var once sync.Once
 	var subscribed sync.Map
@@ -106,7 +111,11 @@ func Run(ctx context.Context, natsURLs []string, settle time.Duration) (int, int
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for _, f := range frameworks {
-		d, err := sdk.NewDriver(sdk.Config{NATSURLs: natsURLs, Framework: wire.FrameworkInfo{Name: "drf-" + f.name}}, f)
+		info := wire.FrameworkInfo{Name: "drf-" + f.name}
+		if idPrefix != "" {
+			info.ID = wire.FrameworkID(idPrefix + "-" + f.name)
+		}
+		d, err := sdk.NewDriver(sdk.Config{NATSURLs: natsURLs, Framework: info}, f)
 		if err != nil {
 			return 0, 0, err
 		}

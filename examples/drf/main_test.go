@@ -10,7 +10,7 @@ import (
 
 func TestDRF(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:9;mem:18432"))
-	a, b, err := Run(context.Background(), c.NATSURLs(), 3*time.Second)
+	a, b, err := Run(context.Background(), c.NATSURLs(), "", 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,9 @@
 // running), reconciles, and relaunches only tasks that really ended.
 //
 //	go run ./examples/failover --tasks 3 --state-dir /tmp/failover
+//
+// On a secured cluster add the login and a framework ID it may use:
+// --nats nats://examples:PASSWORD@127.0.0.1:4222 --framework-id failover.
 package main
 
 import (
@@ -26,12 +29,13 @@ import (
 
 func main() {
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
+	id := flag.String("framework-id", "", "framework ID on first start (default: a new one); on a secured cluster, one your NATS login may use")
 	n := flag.Int("tasks", 3, "tasks to keep running")
 	dir := flag.String("state-dir", filepath.Join(os.TempDir(), "agora-failover-example"), "where the framework keeps its state")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	f, err := New(strings.Split(*natsURL, ","), *dir, *n)
+	f, err := New(strings.Split(*natsURL, ","), wire.FrameworkID(*id), *dir, *n)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,8 +64,9 @@ type state struct {
 	Next  int                            `json:"next"`
 }
 
-// New loads the framework's state from dir (if any) and builds its driver.
-func New(natsURLs []string, dir string, want int) (*Framework, error) {
+// New loads the framework's state from dir (if any) and builds its driver,
+// as framework id ("" for the one in dir, or a new one).
+func New(natsURLs []string, id wire.FrameworkID, dir string, want int) (*Framework, error) {
 	f := &Framework{want: want, path: filepath.Join(dir, "tasks.json"), tasks: map[wire.TaskID]wire.TaskState{}}
 	if b, err := os.ReadFile(f.path); err == nil {
 		var st state
@@ -72,7 +77,7 @@ func New(natsURLs []string, dir string, want int) (*Framework, error) {
 	}
 	d, err := sdk.NewDriver(sdk.Config{
 		NATSURLs:  natsURLs,
-		Framework: wire.FrameworkInfo{Name: "failover-example", FailoverTimeout: wire.Duration(time.Hour)},
+		Framework: wire.FrameworkInfo{ID: id, Name: "failover-example", FailoverTimeout: wire.Duration(time.Hour)},
 		IDFile:    filepath.Join(dir, "framework-id"),
 	}, f)
 	if err != nil {

@@ -17,7 +17,7 @@ func TestSurvivesLeaderKillAndOwnRestart(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(2, "cpus:1;mem:256"))
 	dir := t.TempDir()
 	start := func() (*Framework, context.CancelFunc, chan struct{}) {
-		f, err := New(c.NATSURLs(), dir, 3)
+		f, err := New(c.NATSURLs(), "", dir, 3)
 		if err != nil {
 			t.Fatal(err)
 		}

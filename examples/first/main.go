@@ -37,9 +37,9 @@ func (f *first) Update(ctx context.Context, d *sdk.Driver, s wire.TaskStatus) {
 	}
 }
 
-func run(ctx context.Context, natsURLs []string, cmd string) (wire.TaskStatus, error) {
+func run(ctx context.Context, natsURLs []string, id wire.FrameworkID, cmd string) (wire.TaskStatus, error) {
 	f := &first{cmd: cmd, done: make(chan wire.TaskStatus, 1)}
-	d, err := sdk.NewDriver(sdk.Config{NATSURLs: natsURLs, Framework: wire.FrameworkInfo{Name: "first"}}, f)
+	d, err := sdk.NewDriver(sdk.Config{NATSURLs: natsURLs, Framework: wire.FrameworkInfo{ID: id, Name: "first"}}, f)
 	if err != nil {
 		return wire.TaskStatus{}, err
 	}
@@ -49,10 +49,11 @@ func run(ctx context.Context, natsURLs []string, cmd string) (wire.TaskStatus, e
 }
 
 func main() {
-	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "the cluster's NATS")
+	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "the cluster's NATS (nats://user:password@... to log in)")
+	id := flag.String("framework-id", "", "framework ID (default: a new one; a secured cluster says which)")
 	cmd := flag.String("cmd", "echo hello, agora", "the command to run")
 	flag.Parse()
-	if _, err := run(context.Background(), []string{*natsURL}, *cmd); err != nil {
+	if _, err := run(context.Background(), []string{*natsURL}, wire.FrameworkID(*id), *cmd); err != nil {
 		log.Fatal(err)
 	}
 }

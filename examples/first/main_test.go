@@ -20,7 +20,7 @@ func TestFirst(t *testing.T) {
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() { s, err := run(ctx, c.NATSURLs(), "exit 0"); ch <- result{s, err} }()
+	go func() { s, err := run(ctx, c.NATSURLs(), "", "exit 0"); ch <- result{s, err} }()
 	select {
 	case r := <-ch:
 		if r.err != nil || r.s.State != wire.TaskFinished {

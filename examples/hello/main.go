@@ -3,6 +3,11 @@
 // finished.
 //
 //	go run ./examples/hello --nats nats://127.0.0.1:4222 --tasks 5
+//
+// On a secured cluster (agora dev prints the command), log in with the
+// URL and use a framework ID that the login may use:
+//
+//	go run ./examples/hello --nats nats://examples:PASSWORD@127.0.0.1:4222 --framework-id hello
 package main
 
 import (
@@ -21,12 +26,13 @@ import (
 
 func main() {
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "NATS URL(s) of the cluster, comma separated")
+	id := flag.String("framework-id", "", "framework ID (default: a new one); on a secured cluster, one your NATS login may use")
 	n := flag.Int("tasks", 3, "number of tasks to launch")
 	timeout := flag.Duration("timeout", time.Minute, "give up after this long")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	res, err := Run(ctx, strings.Split(*natsURL, ","), *n, os.Stdout)
+	res, err := Run(ctx, strings.Split(*natsURL, ","), wire.FrameworkID(*id), *n, os.Stdout)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,13 +44,13 @@ func main() {
 // Result counts how the tasks ended.
 type Result struct{ Finished, Failed int }
 
-// Run launches n echo tasks on the cluster at natsURLs and returns when
-// every task has ended (or ctx ends).
-func Run(ctx context.Context, natsURLs []string, n int, out io.Writer) (Result, error) {
+// Run launches n echo tasks on the cluster at natsURLs, as framework id
+// ("" for a new one), and returns when every task has ended (or ctx ends).
+func Run(ctx context.Context, natsURLs []string, id wire.FrameworkID, n int, out io.Writer) (Result, error) {
 	h := &hello{total: n, out: out, ended: map[wire.TaskID]bool{}, done: make(chan struct{})}
 	d, err := sdk.NewDriver(sdk.Config{
 		NATSURLs:  natsURLs,
-		Framework: wire.FrameworkInfo{Name: "hello"},
+		Framework: wire.FrameworkInfo{ID: id, Name: "hello"},
 	}, h)
 	if err != nil {
 		return Result{}, err

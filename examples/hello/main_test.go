@@ -17,7 +17,7 @@ func TestHello(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	res, err := Run(ctx, c.NATSURLs(), 5, &out)
+	res, err := Run(ctx, c.NATSURLs(), "", 5, &out)
 	if err != nil {
 		t.Fatal(err)
 	}

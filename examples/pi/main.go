@@ -3,6 +3,9 @@
 // stdout from its sandbox through the leader's HTTP API and combines them.
 //
 //	go run ./examples/pi --tasks 8 --samples 200000
+//
+// On a secured cluster add the login and a framework ID it may use:
+// --nats nats://examples:PASSWORD@127.0.0.1:4222 --framework-id pi.
 package main
 
 import (
@@ -20,10 +23,11 @@ import (
 
 func main() {
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
+	id := flag.String("framework-id", "", "framework ID (default: a new one); on a secured cluster, one your NATS login may use")
 	tasks := flag.Int("tasks", 4, "number of tasks")
 	samples := flag.Int("samples", 100000, "samples per task")
 	flag.Parse()
-	pi, err := Run(context.Background(), strings.Split(*natsURL, ","), *tasks, *samples)
+	pi, err := Run(context.Background(), strings.Split(*natsURL, ","), wire.FrameworkID(*id), *tasks, *samples)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -77,10 +81,11 @@ func (p *piFramework) Update(_ context.Context, _ *sdk.Driver, s wire.TaskStatus
 	}
 }
 
-// Run launches the tasks, waits for them, and combines their stdout.
-func Run(ctx context.Context, natsURLs []string, tasks, samples int) (float64, error) {
+// Run launches the tasks as framework id ("" for a new one), waits for
+// them, and combines their stdout.
+func Run(ctx context.Context, natsURLs []string, id wire.FrameworkID, tasks, samples int) (float64, error) {
 	p := &piFramework{tasks: tasks, samples: samples, finished: map[wire.TaskID]wire.AgentID{}, done: make(chan struct{})}
-	d, err := sdk.NewDriver(sdk.Config{NATSURLs: natsURLs, Framework: wire.FrameworkInfo{Name: "pi"}}, p)
+	d, err := sdk.NewDriver(sdk.Config{NATSURLs: natsURLs, Framework: wire.FrameworkInfo{ID: id, Name: "pi"}}, p)
 	if err != nil {
 		return 0, err
 	}

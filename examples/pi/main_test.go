@@ -13,7 +13,7 @@ func TestPi(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(2, "cpus:1;mem:256"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pi, err := Run(ctx, c.NATSURLs(), 4, 20000)
+	pi, err := Run(ctx, c.NATSURLs(), "", 4, 20000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,9 @@ type User struct {
 	Kind     Kind   `json:"kind"`
 	// ID is the agent or framework ID the identity is confined to.
 	ID string `json:"id,omitempty"`
+	// IDs are further IDs the identity may act as (one login for several
+	// frameworks, say); it is confined to ID and these together.
+	IDs []string `json:"ids,omitempty"`
 	// Principal is the only principal a framework identity may subscribe
 	// with ("" leaves it free).
 	Principal string `json:"principal,omitempty"`
@@ -69,8 +72,14 @@ func (a *Auth) Validate() error {
 		case KindMaster:
 			masters++
 		case KindAgent, KindFramework:
-			if err := wire.ValidID("id", u.ID); err != nil {
-				return fmt.Errorf("users[%d] (%s): %w", i, u.Name, err)
+			ids := u.AllIDs()
+			if len(ids) == 0 {
+				return fmt.Errorf("users[%d] (%s): an %s identity needs an id", i, u.Name, u.Kind)
+			}
+			for _, id := range ids {
+				if err := wire.ValidID("id", id); err != nil {
+					return fmt.Errorf("users[%d] (%s): %w", i, u.Name, err)
+				}
 			}
 		default:
 			return fmt.Errorf("users[%d] (%s): kind %q: want master, agent or framework", i, u.Name, u.Kind)
@@ -78,6 +87,41 @@ func (a *Auth) Validate() error {
 	}
 	if masters == 0 {
 		return errors.New("auth: at least one master identity is required")
+	}
+	return nil
+}
+
+// AllIDs returns ID and IDs (without empty ones).
+func (u User) AllIDs() []string {
+	var out []string
+	if u.ID != "" {
+		out = append(out, u.ID)
+	}
+	for _, id := range u.IDs {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Save writes the identities to path as an auth file, readable by its
+// owner only (it holds passwords).
+func (a *Auth) Save(path string) error {
+	b, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("auth file: %w", err)
+	}
+	// WriteFile keeps the mode of an existing file: make sure.
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fmt.Errorf("auth file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("auth file: %w", err)
 	}
 	return nil
 }
@@ -98,8 +142,13 @@ func (a *Auth) Principal(fw wire.FrameworkID) (string, bool) {
 		return "", false
 	}
 	for _, u := range a.Users {
-		if u.Kind == KindFramework && u.ID == string(fw) && u.Principal != "" {
-			return u.Principal, true
+		if u.Kind != KindFramework || u.Principal == "" {
+			continue
+		}
+		for _, id := range u.AllIDs() {
+			if id == string(fw) {
+				return u.Principal, true
+			}
 		}
 	}
 	return "", false
@@ -113,18 +162,26 @@ func (a *Auth) serverUsers(prefix string) []*server.User {
 		su := &server.User{Username: u.Name, Password: u.Password}
 		switch u.Kind {
 		case KindAgent:
-			id := wire.AgentID(u.ID)
+			pub, sub := []string{}, []string{s.Leader()}
+			for _, id := range u.AllIDs() {
+				pub = append(pub, s.FromAgent(wire.AgentID(id)))
+				sub = append(sub, s.Agent(wire.AgentID(id)), wire.InboxPrefix(string(KindAgent), id)+".>")
+			}
 			su.Permissions = &server.Permissions{
-				Publish:   &server.SubjectPermission{Allow: []string{s.FromAgent(id)}},
-				Subscribe: &server.SubjectPermission{Allow: []string{s.Agent(id), s.Leader(), wire.InboxPrefix(string(KindAgent), u.ID) + ".>"}},
+				Publish:   &server.SubjectPermission{Allow: pub},
+				Subscribe: &server.SubjectPermission{Allow: sub},
 				// Answers to the master's requests (sandbox reads).
 				Response: &server.ResponsePermission{MaxMsgs: 1},
 			}
 		case KindFramework:
-			id := wire.FrameworkID(u.ID)
+			pub, sub := []string{}, []string{s.Leader()}
+			for _, id := range u.AllIDs() {
+				pub = append(pub, s.Call(wire.FrameworkID(id)))
+				sub = append(sub, s.Framework(wire.FrameworkID(id)), wire.InboxPrefix(string(KindFramework), id)+".>")
+			}
 			su.Permissions = &server.Permissions{
-				Publish:   &server.SubjectPermission{Allow: []string{s.Call(id)}},
-				Subscribe: &server.SubjectPermission{Allow: []string{s.Framework(id), s.Leader(), wire.InboxPrefix(string(KindFramework), u.ID) + ".>"}},
+				Publish:   &server.SubjectPermission{Allow: pub},
+				Subscribe: &server.SubjectPermission{Allow: sub},
 			}
 		}
 		out = append(out, su)

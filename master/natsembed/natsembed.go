@@ -30,6 +30,13 @@ type Config struct {
 	ClusterName string
 	// Routes are the other members' route URLs ("nats-route://host:port").
 	Routes []string
+	// ClusterUser and ClusterPassword, if set, are the credentials a
+	// route must present to this server's route listener, and the ones
+	// this server presents on its own routes (a route URL that carries
+	// user:password@ keeps its own). Empty with Auth set means the master
+	// identity's: masters that share an auth file authenticate their
+	// routes with no further setting. Every member must agree.
+	ClusterUser, ClusterPassword string
 	// MaxPayload bounds one message (0 = the server default, 1 MiB).
 	MaxPayload int32
 	// Auth, if set, requires every client to log in as one of its
@@ -43,7 +50,8 @@ type Config struct {
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns *server.Server
+	ns        *server.Server
+	routeAuth bool
 }
 
 // ErrNotReady is returned when the server does not accept clients in time.
@@ -67,7 +75,7 @@ func Start(cfg Config) (*Server, error) {
 		ns.Shutdown()
 		return nil, ErrNotReady
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, routeAuth: opts.Cluster.Username != ""}, nil
 }
 
 func options(cfg Config) (*server.Options, error) {
@@ -111,7 +119,11 @@ func options(cfg Config) (*server.Options, error) {
 		if name == "" {
 			name = "agora"
 		}
-		opts.Cluster = server.ClusterOpts{Name: name, Host: ch, Port: cp}
+		user, pass, err := cfg.routeCredentials()
+		if err != nil {
+			return nil, err
+		}
+		opts.Cluster = server.ClusterOpts{Name: name, Host: ch, Port: cp, Username: user, Password: pass}
 		for _, r := range cfg.Routes {
 			r = strings.TrimSpace(r)
 			if r == "" {
@@ -122,12 +134,51 @@ func options(cfg Config) (*server.Options, error) {
 			}
 			u, err := url.Parse(r)
 			if err != nil {
-				return nil, fmt.Errorf("natsembed: route %q: %w", r, err)
+				// url.Error repeats the URL, password included.
+				var ue *url.Error
+				if errors.As(err, &ue) {
+					err = ue.Err
+				}
+				return nil, fmt.Errorf("natsembed: route %q: %w", redact(r), err)
+			}
+			// Routes this server dials present the credentials; routes it
+			// learns from the others' gossip get them from opts.Cluster.
+			if u.User == nil && user != "" {
+				u.User = url.UserPassword(user, pass)
 			}
 			opts.Routes = append(opts.Routes, u)
 		}
 	}
 	return opts, nil
+}
+
+// routeCredentials returns the user and password routes must present
+// ("" for none).
+func (cfg Config) routeCredentials() (string, string, error) {
+	user, pass := cfg.ClusterUser, cfg.ClusterPassword
+	if user == "" && pass == "" && cfg.Auth != nil {
+		m := cfg.Auth.Master()
+		user, pass = m.Name, m.Password
+	}
+	if (user == "") != (pass == "") {
+		return "", "", errors.New("natsembed: cluster user and password go together")
+	}
+	return user, pass, nil
+}
+
+// RouteAuth reports whether the route listener requires credentials.
+func (s *Server) RouteAuth() bool { return s.routeAuth }
+
+// redact hides a password in a URL for error messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
+			return "[redacted]@" + raw[i+1:]
+		}
+		return raw
+	}
+	return u.Redacted()
 }
 
 func splitHostPort(hp string) (string, int, error) {
@@ -157,8 +208,12 @@ func (s *Server) RouteURL() string {
 	return "nats-route://" + a.String()
 }
 
-// NumRoutes is the number of routes to other members.
+// NumRoutes is the number of route connections to other members (NATS
+// pools several per member).
 func (s *Server) NumRoutes() int { return s.ns.NumRoutes() }
+
+// NumPeers is the number of other members this server has routes to.
+func (s *Server) NumPeers() int { return s.ns.NumRemotes() }
 
 // Shutdown stops the server; it is safe to call twice.
 func (s *Server) Shutdown() {
@@ -169,8 +224,17 @@ func (s *Server) Shutdown() {
 type logAdapter struct{ l *slog.Logger }
 
 func (a *logAdapter) Noticef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
-func (a *logAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
-func (a *logAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
-func (a *logAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
-func (a *logAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
-func (a *logAdapter) Tracef(format string, v ...any)  {}
+func (a *logAdapter) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "Plaintext passwords detected") {
+		// Our identities come from the auth file in plain text by design
+		// (the master logs in with its own): no need to warn.
+		a.l.Info(msg)
+		return
+	}
+	a.l.Warn(msg)
+}
+func (a *logAdapter) Fatalf(format string, v ...any) { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Errorf(format string, v ...any) { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Debugf(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *logAdapter) Tracef(format string, v ...any) {}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,13 @@ type Config struct {
 	// Fast shortens raft and heartbeat timeouts (as tests want).
 	Fast   bool
 	Logger *slog.Logger
+	// Auth, if set, secures the embedded NATS with these identities (its
+	// routes too, with the master identity): the masters get it, and agent
+	// i logs in as the i-th agent identity, with that identity's ID.
+	Auth *natsembed.Auth
+	// OperatorToken, if set, is required by the masters' HTTP calls that
+	// change state.
+	OperatorToken string
 	// MasterConfig, if set, adjusts each master's config before it starts.
 	MasterConfig func(*master.Config)
 	// AgentConfig, if set, adjusts each agent's config before it starts.
@@ -85,16 +93,25 @@ func ExternalNATS(url string) Option { return func(c *Config) { c.ExternalNATS =
 // WithLogger sets the cluster's logger.
 func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }
 
+// WithAuth secures the cluster's NATS with identities; see [Config.Auth].
+func WithAuth(a *natsembed.Auth) Option { return func(c *Config) { c.Auth = a } }
+
+// WithOperatorToken makes the masters' state-changing HTTP calls require
+// the token.
+func WithOperatorToken(token string) Option { return func(c *Config) { c.OperatorToken = token } }
+
 // WithMasterConfig adjusts every master's config.
 func WithMasterConfig(f func(*master.Config)) Option {
 	return func(c *Config) { c.MasterConfig = f }
 }
 
-// WithURLUser returns NATS URLs carrying a user and password.
+// WithURLUser returns NATS URLs carrying a user and password (escaped as
+// URLs need).
 func WithURLUser(urls []string, user, password string) []string {
+	login := url.UserPassword(user, password).String()
 	out := make([]string, len(urls))
 	for i, u := range urls {
-		out[i] = strings.Replace(u, "nats://", "nats://"+user+":"+password+"@", 1)
+		out[i] = strings.Replace(u, "nats://", "nats://"+login+"@", 1)
 	}
 	return out
 }
@@ -192,6 +209,7 @@ func (c *Cluster) startMasters() error {
 				mc.EmbedNATS.Cluster = "127.0.0.1:-1"
 			}
 		}
+		mc.Auth, mc.OperatorToken = c.cfg.Auth, c.cfg.OperatorToken
 		if c.cfg.Fast {
 			fastMaster(&mc)
 		}
@@ -262,6 +280,14 @@ func (c *Cluster) startAgent(i int, r wire.Resources) error {
 	if c.cfg.Simulated {
 		ac.Executor = launcher.NewSimExecutor()
 	}
+	if c.cfg.Auth != nil {
+		u, ok := agentIdentity(c.cfg.Auth, i)
+		if !ok {
+			return fmt.Errorf("sdktest: agent %d has no agent identity in Auth", i+1)
+		}
+		ac.ID = wire.AgentID(u.ID)
+		ac.NATSURLs = WithURLUser(c.natsURLs, u.Name, u.Password)
+	}
 	if c.cfg.AgentConfig != nil {
 		c.cfg.AgentConfig(i, &ac)
 	}
@@ -277,6 +303,20 @@ func (c *Cluster) startAgent(i int, r wire.Resources) error {
 	}
 	c.agents[i], c.acfgs[i] = a, ac
 	return nil
+}
+
+// agentIdentity returns the i-th agent identity of a.
+func agentIdentity(a *natsembed.Auth, i int) (natsembed.User, bool) {
+	for _, u := range a.Users {
+		if u.Kind != natsembed.KindAgent || u.ID == "" {
+			continue
+		}
+		if i == 0 {
+			return u, true
+		}
+		i--
+	}
+	return natsembed.User{}, false
 }
 
 // NATSURLs are the URLs clients connect to.
