@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/agora-cluster/agora/framework/batch/api"
 	"github.com/agora-cluster/agora/framework/batch/cron"
 	"github.com/agora-cluster/agora/framework/batch/engine"
@@ -73,6 +75,7 @@ type Server struct {
 	st     *store.Store
 	eng    *engine.Engine
 	drv    *sdk.Driver
+	nc     *nats.Conn
 	ln     net.Listener
 	http   *http.Server
 	cancel context.CancelFunc
@@ -136,28 +139,46 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("batch: listen %s: %w", cfg.HTTPAddr, err)
 	}
+	// The framework opens the NATS connection itself, to report its
+	// state; the driver needs the framework ID for it.
+	idFile := filepath.Join(cfg.DataDir, FrameworkIDFile)
+	id, err := savedFrameworkID(idFile)
+	var nc *nats.Conn
+	if err == nil {
+		nc, err = connectNATS(cfg.NATSURLs, id)
+	}
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("batch: %w", err)
+	}
 	drv, err = sdk.NewDriver(sdk.Config{
-		NATSURLs: cfg.NATSURLs,
-		Prefix:   cfg.Prefix,
+		Conn:   nc,
+		Prefix: cfg.Prefix,
 		Framework: wire.FrameworkInfo{
+			ID:              id,
 			Name:            cfg.Name,
 			Roles:           cfg.Roles,
 			FailoverTimeout: wire.Duration(cfg.FailoverTimeout),
 			WebUIURL:        "http://" + ln.Addr().String(),
 		},
-		IDFile:    filepath.Join(cfg.DataDir, FrameworkIDFile),
+		IDFile:    idFile,
 		ManualAck: true,
 		Logger:    log,
 	}, eng.Scheduler())
 	if err != nil {
+		nc.Close()
 		ln.Close()
 		st.Close()
 		return nil, fmt.Errorf("batch: %w", err)
 	}
 	srv := &api.Server{Engine: eng, Sandboxes: cfg.Sandboxes, Logger: log,
 		Info: api.Info{Name: cfg.Name, FrameworkID: drv.FrameworkID()}}
-	s := &Server{cfg: cfg, log: log, st: st, eng: eng, drv: drv, ln: ln,
-		http:       &http.Server{Handler: httpx.AllowCORSReads(srv.Handler()), ReadHeaderTimeout: 10 * time.Second},
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler(collector{name: cfg.Name, id: drv.FrameworkID(), eng: eng, nc: nc}))
+	mux.Handle("/", srv.Handler())
+	s := &Server{cfg: cfg, log: log, st: st, eng: eng, drv: drv, nc: nc, ln: ln,
+		http:       &http.Server{Handler: httpx.AllowCORSReads(mux), ReadHeaderTimeout: 10 * time.Second},
 		engineDone: make(chan struct{})}
 	var runCtx context.Context
 	runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -215,6 +236,7 @@ func (s *Server) stop(commit bool) {
 		}
 		s.cancel()
 		s.wg.Wait()
+		s.nc.Close() // the driver has stopped; it does not close a connection it was given
 		if commit {
 			s.engineCancel()
 			<-s.engineDone

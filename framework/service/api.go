@@ -52,6 +52,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/apps/{id}/deployments", s.handleDeployments)
 	mux.HandleFunc("GET /v1/deployments/{id}", s.handleDeployment)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics)
+	}
 	return mux
 }
 

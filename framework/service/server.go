@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/agora-cluster/agora/framework/service/controller"
 	"github.com/agora-cluster/agora/framework/service/events"
 	"github.com/agora-cluster/agora/framework/service/health"
@@ -65,9 +67,12 @@ type Server struct {
 	hub    *events.Hub
 	runner *health.Runner
 	driver *sdk.Driver
+	nc     *nats.Conn
 	sched  *scheduler
 	ln     net.Listener
 	http   *http.Server
+	// metrics serves GET /metrics.
+	metrics http.Handler
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -136,14 +141,25 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.abort()
 		return nil, fmt.Errorf("service: listen %s: %w", cfg.HTTPAddr, err)
 	}
+	// The framework opens the NATS connection itself, to report its
+	// state; the driver needs the framework ID for it.
+	idFile := filepath.Join(cfg.DataDir, "framework-id")
+	id, err := savedFrameworkID(idFile)
+	if err == nil {
+		s.nc, err = connectNATS(cfg.NATSURLs, id)
+	}
+	if err != nil {
+		s.abort()
+		return nil, fmt.Errorf("service: %w", err)
+	}
 	s.driver, err = sdk.NewDriver(sdk.Config{
-		NATSURLs: cfg.NATSURLs,
-		Prefix:   cfg.Prefix,
+		Conn:   s.nc,
+		Prefix: cfg.Prefix,
 		Framework: wire.FrameworkInfo{
-			Name: cfg.Name, Roles: cfg.Roles, FailoverTimeout: wire.Duration(cfg.FailoverTimeout),
+			ID: id, Name: cfg.Name, Roles: cfg.Roles, FailoverTimeout: wire.Duration(cfg.FailoverTimeout),
 			WebUIURL: "http://" + s.ln.Addr().String(),
 		},
-		IDFile:      filepath.Join(cfg.DataDir, "framework-id"),
+		IDFile:      idFile,
 		CallTimeout: cfg.CallTimeout,
 		Logger:      log,
 	}, s.sched)
@@ -152,6 +168,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	s.ctrl.SetDriver(driverAdapter{s.driver})
+	s.metrics = metricsHandler(collector{name: cfg.Name, id: s.driver.FrameworkID(),
+		ctrl: s.ctrl, subscribed: s.sched.isSubscribed, nc: s.nc})
 	s.http = &http.Server{Handler: httpx.AllowCORSReads(s.routes()), ReadHeaderTimeout: 10 * time.Second}
 	s.goRun(func() {
 		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -186,6 +204,9 @@ func (s *Server) goRun(f func()) {
 func (s *Server) abort() {
 	if s.ln != nil {
 		_ = s.ln.Close()
+	}
+	if s.nc != nil {
+		s.nc.Close()
 	}
 	s.cancel()
 	s.runner.Close()
@@ -239,6 +260,7 @@ func (s *Server) Stop() error {
 		}
 		s.runner.Close()
 		s.wg.Wait()
+		s.nc.Close() // the driver has stopped; it does not close a connection it was given
 		s.stopErr = s.store.Close()
 		close(s.stopped)
 		s.log.Info("service framework stopped")

@@ -18,4 +18,7 @@
 //	POST   /api/v1/runs/{id}/kill            kill one run
 //	GET    /api/v1/info                      framework ID and name
 //	GET    /healthz                          200 when serving
+//
+// The framework's server (package batch) also serves Prometheus metrics,
+// agora_batch_*, at GET /metrics on the same listener.
 package api

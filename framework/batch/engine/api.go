@@ -194,6 +194,9 @@ func (e *Engine) Remove(ctx context.Context, job string, force bool) error {
 	for _, id := range sortedRunIDs(js.active) {
 		r := js.active[id]
 		e.stopRun(r, record.RunKilled, "job removed", now)
+		if _, ok := e.runs[id]; ok {
+			e.count.runs[r.rec.Outcome]++ // not finished by stopRun: ends here
+		}
 		for i := range r.inst {
 			if a := r.inst[i].last(); a != nil {
 				delete(e.attempts, a.TaskID)

@@ -134,6 +134,9 @@ type Engine struct {
 	changed     chan struct{} // closed and replaced on every committed change
 	kick        chan struct{}
 	flushCh     chan struct{}
+	// subscribed and count are for metrics (see Stats).
+	subscribed bool
+	count      counters
 }
 
 // New loads the engine's state from the store.
@@ -152,6 +155,7 @@ func New(cfg Config) (*Engine, error) {
 		attempts: map[wire.TaskID]*attemptRef{},
 		agents:   map[wire.AgentID]map[string]string{},
 		dirty:    newDirtySet(),
+		count:    newCounters(),
 		changed:  make(chan struct{}),
 		kick:     make(chan struct{}, 1),
 		flushCh:  make(chan struct{}, 1),

@@ -29,6 +29,7 @@ type slot struct {
 func (e *Engine) handleOffers(ctx context.Context, d Driver, offers []wire.Offer) {
 	now := e.clock.Now()
 	e.mu.Lock()
+	e.count.offersReceived += uint64(len(offers))
 	for _, o := range offers {
 		attrs := make(map[string]string, len(o.Attributes)+1)
 		for k, v := range o.Attributes {
@@ -94,6 +95,10 @@ func (e *Engine) launchAll(ctx context.Context, d Driver, slots []*slot, placed 
 	if len(decline) > 0 {
 		if err := d.Decline(ctx, decline, refuse); err != nil {
 			e.log.Debug("decline failed", "err", err)
+		} else {
+			e.mu.Lock()
+			e.count.offersDeclined += uint64(len(decline))
+			e.mu.Unlock()
 		}
 	}
 	// Launch on several offers at once: each is one request to the master.
@@ -123,6 +128,8 @@ func (e *Engine) launch(ctx context.Context, d Driver, s *slot, refuse float64) 
 	if err != nil {
 		// The master may or may not have them: reconciliation decides.
 		e.log.Warn("launch failed; reconciling its tasks", "offer", s.offer.ID, "tasks", len(s.tasks), "err", err)
+	} else {
+		e.countLaunched(s, res)
 	}
 	for _, ref := range s.refs {
 		ref.inflight = false
@@ -137,6 +144,22 @@ func (e *Engine) launch(ctx context.Context, d Driver, s *slot, refuse float64) 
 	}
 	for _, st := range res.Refused {
 		e.applyStatus(st, now)
+	}
+}
+
+// countLaunched counts an accepted offer and the tasks the master took
+// from it. e.mu is held.
+func (e *Engine) countLaunched(s *slot, res wire.AcceptResult) {
+	e.count.offersAccepted++
+	e.count.tasksLaunched += uint64(len(res.Launched))
+	launched := make(map[wire.TaskID]bool, len(res.Launched))
+	for _, id := range res.Launched {
+		launched[id] = true
+	}
+	for _, ref := range s.refs {
+		if ref.a.N > 1 && launched[ref.a.TaskID] {
+			e.count.retries++
+		}
 	}
 }
 

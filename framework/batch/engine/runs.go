@@ -44,6 +44,7 @@ func (e *Engine) recordEvent(js *jobState, state record.RunState, scheduledFor t
 		State: state, Message: msg, Created: now, Finished: now, Summary: &record.Progress{},
 	}
 	e.addHistory(js, rec.ID)
+	e.count.runs[state]++
 	e.dirty.runs[rec.ID] = rec
 	e.dirty.lastRunID = e.lastRunID
 	e.log.Info("scheduled start recorded", "job", rec.Job, "state", state, "scheduled_for", scheduledFor, "msg", msg)
@@ -112,6 +113,7 @@ func (e *Engine) finishRun(r *run, state record.RunState, now time.Time) {
 	p := r.progress()
 	r.rec.Summary = &p
 	e.markRun(r)
+	e.count.runs[state]++
 	delete(e.runs, r.rec.ID)
 	for i := range r.inst {
 		if a := r.inst[i].last(); a != nil {

@@ -25,6 +25,10 @@ func (s scheduler) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offe
 	s.e.handleOffers(ctx, d, offers)
 }
 
+func (s scheduler) Rescind(context.Context, *sdk.Driver, wire.OfferID) {
+	s.e.handleRescind()
+}
+
 func (s scheduler) Update(ctx context.Context, _ *sdk.Driver, st wire.TaskStatus) {
 	s.e.handleUpdate(ctx, st)
 }
@@ -39,6 +43,7 @@ func (s scheduler) Error(_ context.Context, _ *sdk.Driver, err error) {
 
 func (s scheduler) Disconnected(context.Context, *sdk.Driver) {
 	s.e.log.Warn("disconnected from the master; re-subscribing")
+	s.e.handleDisconnected()
 }
 
 // handleSubscribed remembers the driver and reconciles every attempt that
@@ -48,6 +53,7 @@ func (e *Engine) handleSubscribed(ctx context.Context, d Driver, sub wire.Subscr
 	now := e.clock.Now()
 	e.mu.Lock()
 	e.drv = d
+	e.subscribed = true
 	e.suppressed = false
 	e.wantRevive = true
 	var tasks []wire.ReconcileTask

@@ -14,6 +14,7 @@ import (
 func (e *Engine) handleUpdate(ctx context.Context, s wire.TaskStatus) {
 	now := e.clock.Now()
 	e.mu.Lock()
+	e.count.updates[s.State]++
 	e.applyStatus(s, now)
 	if s.UUID != "" {
 		e.ackq = append(e.ackq, s)
@@ -83,6 +84,7 @@ func (e *Engine) endAttempt(ref *attemptRef, state record.AttemptState, now time
 		a.Message = fmt.Sprintf("timed out after %s", r.rec.Spec.Timeout.Task)
 	}
 	e.markAttempt(a)
+	e.count.ended[a.TaskState]++
 	delete(e.attempts, a.TaskID)
 	r.active--
 	e.wantRevive = true

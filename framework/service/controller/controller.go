@@ -102,6 +102,7 @@ type Controller struct {
 	suppressed bool
 	lastRevive time.Time
 	lastOffers time.Time
+	count      counters // for metrics (see Stats)
 }
 
 // app is an app's in-memory state.
@@ -161,6 +162,7 @@ func New(cfg Config) (*Controller, error) {
 		checks:     map[wire.TaskID][]checkState{},
 		watched:    map[wire.TaskID]bool{},
 		reconciled: map[wire.TaskID]time.Time{},
+		count:      newCounters(),
 	}, nil
 }
 

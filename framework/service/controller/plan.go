@@ -255,6 +255,7 @@ func (c *Controller) failingChecks(a *app) (int, string) {
 
 func (c *Controller) finishDeployment(a *app, d *Deployment, state DeploymentState, msg string) {
 	d.State, d.Finished, d.Message, d.Waiting = state, c.cfg.Now(), msg, ""
+	c.count.deployments[state]++
 	c.step(d, "%s: %s", state, msg)
 	c.emit(events.Event{Type: events.DeploymentFinished, App: a.rec.ID, Version: d.ToVersion, Deployment: d.ID, State: string(state), Message: msg})
 }

@@ -60,8 +60,12 @@ func (c *Controller) Disconnected() {
 }
 
 // Rescind is called when an offer is withdrawn. Offers are answered as
-// they arrive, so there is nothing to forget.
-func (c *Controller) Rescind(wire.OfferID) {}
+// they arrive, so there is nothing to forget; it is only counted.
+func (c *Controller) Rescind(wire.OfferID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.count.offersRescinded++
+}
 
 // AgentFailure is called when an agent is lost; its instances' updates
 // (TASK_UNREACHABLE) carry what the controller acts on.
@@ -77,6 +81,7 @@ func (c *Controller) Offers(ctx context.Context, offers []wire.Offer) {
 	defer c.mu.Unlock()
 	now := c.cfg.Now()
 	c.lastOffers = now
+	c.count.offersReceived += uint64(len(offers))
 	type demand struct {
 		a      *app
 		n      int
@@ -158,6 +163,8 @@ func (c *Controller) Offers(ctx context.Context, offers []wire.Offer) {
 		}
 		if err := c.drv().Decline(ctx, decline, refuse); err != nil {
 			c.log.Debug("decline failed", "err", err)
+		} else {
+			c.count.offersDeclined += uint64(len(decline))
 		}
 	}
 	c.evaluate(ctx)
@@ -186,13 +193,17 @@ func (c *Controller) launch(ctx context.Context, o wire.Offer, tasks []wire.Task
 			rts = append(rts, wire.ReconcileTask{TaskID: t.TaskID, AgentID: o.AgentID})
 		}
 		_ = c.drv().Reconcile(ctx, rts)
+		return
 	}
+	c.count.offersAccepted++
+	c.count.tasksLaunched += uint64(len(tasks))
 }
 
 // Update applies a task status update.
 func (c *Controller) Update(ctx context.Context, st wire.TaskStatus) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.count.updates[st.State]++
 	inst := c.instances[st.TaskID]
 	if inst == nil {
 		// A task the framework does not (or no longer) know: an instance
@@ -259,6 +270,7 @@ func (c *Controller) ended(ctx context.Context, a *app, inst *Instance, st wire.
 		c.log.Error("cannot delete instance", "instance", inst.ID, "err", err)
 	}
 	c.forget(inst)
+	c.count.ended[st.State]++
 	c.emit(events.Event{Type: events.InstanceStatus, App: inst.App, Instance: string(inst.ID), Version: inst.Config,
 		State: string(st.State), Message: inst.Message})
 	if a == nil {
@@ -277,6 +289,7 @@ func (c *Controller) ended(ctx context.Context, a *app, inst *Instance, st wire.
 		return
 	}
 	c.step(d, "instance %s on %s ended: %s %s", inst.ID, inst.Hostname, st.State, inst.Message)
+	c.count.restarts++
 	if appFault(st, inst) && inst.Config == a.rec.Config {
 		c.backoff(a, inst, st)
 	}
@@ -341,6 +354,7 @@ func (c *Controller) HealthResult(ctx context.Context, r health.Result) {
 			return // still starting
 		}
 		s.failures++
+		c.count.healthFailures++
 	}
 	s.ok = &ok
 	h := HealthHealthy
