@@ -19,7 +19,7 @@ import (
 func Command() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "benchmark a cluster: offer latency, launch throughput, failover, scale, real tasks",
+		Usage: "benchmark a cluster: offer latency, launch throughput, failover, scale, real tasks, the state API",
 		Description: `Starts a cluster in this process (or attaches to one with --nats and
 --masters-http), runs agents with the simulated executor and a benchmark
 framework built on the SDK, and prints what it measured. Unset flags take
@@ -30,27 +30,32 @@ the scenario's defaults, the sizes of the performance targets:
   failover  3 masters, 1,000 agents, 1,000 tasks/s of 2 s tasks, 5 leader kills
   scale     10,000 agents (in child processes), 100,000 running tasks
   real      5,000 /bin/true tasks on one local agent through the batch framework
+  state     10,000 agents, 100,000 running tasks: GET /api/v1/state latency and size,
+            and offer latency without and with 4 pollers of /api/v1/state
 
 Examples:
   agora bench --scenario offers
   agora bench --scenario launch --agents 1000 --tasks 50000 --output json
-  agora bench --scenario scale --masters 3 --cpuprofile scale.pprof`,
+  agora bench --scenario scale --masters 3 --cpuprofile scale.pprof
+  agora bench --scenario offers --poll-state 4`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Value: "launch", Usage: "offers, launch, failover, scale or real"},
+			&cli.StringFlag{Name: "scenario", Aliases: []string{"s"}, Value: "launch", Usage: "offers, launch, failover, scale, real or state"},
 			&cli.IntFlag{Name: "masters", Usage: "masters to start: 1 or 3 (default: 3 for failover, else 1)"},
 			&cli.IntFlag{Name: "agents", Usage: "agents to start (default: the scenario's)"},
-			&cli.IntFlag{Name: "frameworks", Usage: "benchmark frameworks (default: 10 for offers, else 1)"},
+			&cli.IntFlag{Name: "frameworks", Usage: "benchmark frameworks (default: 10 for offers and state, else 1)"},
 			&cli.IntFlag{Name: "tasks", Usage: "tasks to launch (failover: rate × load time unless set)"},
 			&cli.StringFlag{Name: "agent-resources", Usage: `each agent's resources, e.g. "cpus:64;mem:262144;disk:100000"`},
 			&cli.StringFlag{Name: "task-resources", Usage: `each task's resources, e.g. "cpus:0.01;mem:32"`},
 			&cli.StringFlag{Name: "task-duration", Usage: `how long simulated tasks run: a duration, or "hang" (until killed)`},
 			&cli.IntFlag{Name: "samples", Usage: "offer-latency samples (offers)"},
 			&cli.IntFlag{Name: "concurrency", Usage: "DECLINEs outstanding (offers) or ACCEPTs in flight per framework"},
-			&cli.IntFlag{Name: "window", Usage: "most tasks in flight (accepted, not yet RUNNING); 0: no bound (default: 5,000 for scale, else 0)"},
+			&cli.IntFlag{Name: "window", Usage: "most tasks in flight (accepted, not yet RUNNING); 0: no bound (default: 5,000 for scale and state, else 0)"},
 			&cli.IntFlag{Name: "failovers", Usage: "leader kills (failover)"},
 			&cli.Float64Flag{Name: "rate", Usage: "launch rate in tasks/s (failover)"},
-			&cli.DurationFlag{Name: "duration", Usage: "steady interval (scale) or load between kills (failover)"},
+			&cli.DurationFlag{Name: "duration", Usage: "steady interval (scale), load between kills (failover), or the most each offer phase may take (state)"},
 			&cli.IntFlag{Name: "revives", Usage: "REVIVE → OFFERS probes (scale)"},
+			&cli.IntFlag{Name: "poll-state", Usage: "goroutines GETting the leader's /api/v1/state in a loop while offers or scale measure; state: pollers of its polled phase (default 4); 0: off"},
+			&cli.IntFlag{Name: "state-requests", Usage: "state: sequential /api/v1/state requests, and the fewest the pollers make (default 20)"},
 			&cli.StringFlag{Name: "real-via", Usage: "real: launch through the batch framework (batch) or the benchmark's SDK framework (sdk)"},
 			&cli.DurationFlag{Name: "raft-timeout", Usage: "in-process masters' raft heartbeat and election timeout (default: the master's, 300 ms)"},
 			&cli.StringFlag{Name: "nats", Usage: "attach: NATS URL(s) of a running cluster, comma separated"},
@@ -115,7 +120,7 @@ func optionsFromFlags(c *cli.Context) (Options, error) {
 	o := DefaultOptions(Scenario(c.String("scenario")))
 	ints := map[string]*int{"masters": &o.Masters, "agents": &o.Agents, "frameworks": &o.Frameworks, "tasks": &o.Tasks,
 		"samples": &o.Samples, "concurrency": &o.Concurrency, "failovers": &o.Failovers, "revives": &o.Revives,
-		"agent-procs": &o.AgentProcs, "window": &o.Window}
+		"agent-procs": &o.AgentProcs, "window": &o.Window, "poll-state": &o.PollState, "state-requests": &o.StateRequests}
 	for name, p := range ints {
 		if c.IsSet(name) {
 			*p = c.Int(name)

@@ -22,6 +22,14 @@
 //     failover with three masters.
 //   - real: M `/bin/true` tasks on one local agent running real
 //     processes, through the bundled batch framework.
+//   - state: N agents with T running tasks: GET /api/v1/state latency
+//     and size, sequential and with P pollers at once, and the offer
+//     latency (as offers measures it) first without polling, then while
+//     P pollers hammer /api/v1/state, side by side with the master's
+//     allocation pass durations.
+//
+// With --poll-state P, offers and scale poll /api/v1/state with P
+// goroutines while they measure, and report what those requests saw.
 //
 // Agents run in this process, or, for more agents than one process has
 // file descriptors for, in child processes (`agora bench agents`, a

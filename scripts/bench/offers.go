@@ -28,6 +28,9 @@ type OffersResult struct {
 	AllocationPass HistogramSummary `json:"allocation_pass"`
 	// SamplesPerSecond is the rate samples were taken at.
 	SamplesPerSecond float64 `json:"samples_per_second"`
+	// StatePolling, with --poll-state, is what the goroutines polling
+	// the leader's /api/v1/state during the samples saw.
+	StatePolling *StatePollResult `json:"state_polling,omitempty"`
 }
 
 // offerTimeout bounds one offer-latency sample.
@@ -44,18 +47,56 @@ func runOffers(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	if err := waitOffered(ctx, e, fws); err != nil {
 		return err
 	}
-	h0, _, _ := e.leaderMetrics(ctx)
 	if err := prof.start(); err != nil {
 		return err
 	}
+	var sp *statePoller
+	if o.PollState > 0 {
+		if sp, err = startStatePolling(ctx, e, o.PollState, 0, "offers: "); err != nil {
+			return err
+		}
+	}
+	r := offerPhase(ctx, e, t, fws, o.Samples, 0, "samples", res)
+	if sp != nil {
+		r.StatePolling = ptr(sp.stop())
+	}
+	prof.stop()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	res.Offers = r
+	p99 := r.Latency.P99
+	res.figure("offer latency p50", r.Latency.P50, "ms", "", nil)
+	res.figure("offer latency p99", p99, "ms", "≤ 2 ms (1,000 agents, 10 frameworks)", ptr(p99 <= 2))
+	res.figure("offer latency max", r.Latency.Max, "ms", "", nil)
+	res.figure("samples (missed)", float64(r.Latency.N), fmt.Sprintf("(%d missed)", r.Missed), "", nil)
+	res.figure("master: event → offers published, mean", r.MasterOfferLatency.MeanMS, "ms", "", nil)
+	res.figure("master: allocation pass, mean", r.AllocationPass.MeanMS, "ms", "", nil)
+	if r.StatePolling != nil {
+		stateFigures(res, "while offers measured: ", *r.StatePolling)
+	}
+	return nil
+}
+
+// offerPhase takes n offer-latency samples with Concurrency DECLINEs
+// outstanding (or as many as it can within bound, if bound > 0), and
+// reads the master's histograms over them; what labels the progress
+// line. A failed metrics read is noted in res.
+func offerPhase(ctx context.Context, e *env, t *tracker, fws []*framework, n int, bound time.Duration, what string, res *Result) *OffersResult {
+	o := e.opts
+	h0, _, _ := e.leaderMetrics(ctx)
 	var (
 		mu      sync.Mutex
 		samples []time.Duration
 		missed  int
 		left    atomic.Int64
 	)
-	left.Store(int64(o.Samples))
+	left.Store(int64(n))
 	start := time.Now()
+	var deadline time.Time
+	if bound > 0 {
+		deadline = start.Add(bound)
+	}
 	var wg sync.WaitGroup
 	for range o.Concurrency {
 		wg.Add(1)
@@ -69,10 +110,10 @@ func runOffers(ctx context.Context, e *env, prof *profiler, res *Result) error {
 				} else {
 					missed++
 				}
-				n := len(samples) + missed
+				done := len(samples) + missed
 				mu.Unlock()
-				e.prog.set(false, "samples %d/%d", n, o.Samples)
-				if ctx.Err() != nil {
+				e.prog.set(false, "%s %d/%d", what, done, n)
+				if ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
 					return
 				}
 			}
@@ -80,27 +121,21 @@ func runOffers(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	prof.stop()
-	if err := ctx.Err(); err != nil {
-		return err
+	if done := len(samples) + missed; done < n && ctx.Err() == nil {
+		res.note("%s: %d of %d samples taken within %s", what, done, n, bound)
+	}
+	r := &OffersResult{Latency: Summarize(samples), Missed: missed, SamplesPerSecond: round3(float64(len(samples)) / elapsed.Seconds())}
+	if ctx.Err() != nil {
+		return r
 	}
 	h1, _, err := e.leaderMetrics(ctx)
-	r := &OffersResult{Latency: Summarize(samples), Missed: missed, SamplesPerSecond: round3(float64(len(samples)) / elapsed.Seconds())}
 	if err == nil {
 		r.MasterOfferLatency = h1["agora_master_offer_latency_seconds"].minus(h0["agora_master_offer_latency_seconds"]).summary()
 		r.AllocationPass = h1["agora_master_allocation_pass_seconds"].minus(h0["agora_master_allocation_pass_seconds"]).summary()
 	} else {
 		res.note("master metrics unavailable: %v", err)
 	}
-	res.Offers = r
-	p99 := r.Latency.P99
-	res.figure("offer latency p50", r.Latency.P50, "ms", "", nil)
-	res.figure("offer latency p99", p99, "ms", "≤ 2 ms (1,000 agents, 10 frameworks)", ptr(p99 <= 2))
-	res.figure("offer latency max", r.Latency.Max, "ms", "", nil)
-	res.figure("samples (missed)", float64(r.Latency.N), fmt.Sprintf("(%d missed)", missed), "", nil)
-	res.figure("master: event → offers published, mean", r.MasterOfferLatency.MeanMS, "ms", "", nil)
-	res.figure("master: allocation pass, mean", r.AllocationPass.MeanMS, "ms", "", nil)
-	return nil
+	return r
 }
 
 // offerSample declines one held offer with refuse_seconds 0 and waits for

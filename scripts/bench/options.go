@@ -20,10 +20,11 @@ const (
 	ScenarioFailover Scenario = "failover"
 	ScenarioScale    Scenario = "scale"
 	ScenarioReal     Scenario = "real"
+	ScenarioState    Scenario = "state"
 )
 
 // Scenarios lists every scenario, in the order the table prints them.
-var Scenarios = []Scenario{ScenarioOffers, ScenarioLaunch, ScenarioFailover, ScenarioScale, ScenarioReal}
+var Scenarios = []Scenario{ScenarioOffers, ScenarioLaunch, ScenarioFailover, ScenarioScale, ScenarioReal, ScenarioState}
 
 // ErrInvalidOptions is wrapped by every error of [Options.Validate].
 var ErrInvalidOptions = errors.New("bench: invalid options")
@@ -75,14 +76,23 @@ type Options struct {
 	Failovers int
 	// Rate is the launch rate in tasks/s (failover).
 	Rate float64
-	// Duration is the steady interval (scale) or the load between two
-	// kills (failover).
+	// Duration is the steady interval (scale), the load between two
+	// kills (failover), or the longest each offer-latency phase and the
+	// polled phase's wait for StateRequests may take (state).
 	Duration time.Duration
 	// Revives is the number of REVIVE→OFFERS probes (scale).
 	Revives int
 	// RealVia is how the real scenario launches: RealViaBatch or
 	// RealViaSDK.
 	RealVia string
+	// PollState is the number of goroutines that GET the leader's
+	// /api/v1/state in a loop while the scenario measures (offers,
+	// scale), or while the state scenario measures offers under polling;
+	// 0 is off.
+	PollState int
+	// StateRequests is the number of /api/v1/state requests of the state
+	// scenario's sequential phase, and the fewest its pollers make.
+	StateRequests int
 
 	// NATSURLs and MastersHTTP attach to a running cluster instead of
 	// starting one. MastersHTTP ("host:port") is used for the leader's
@@ -168,6 +178,16 @@ func DefaultOptions(s Scenario) Options {
 		o.AgentResources = wire.Resources{CPUs: 16, MemMB: 65536, DiskMB: 10000}
 		o.Duration = 30 * time.Second
 		o.Window = 5000
+	case ScenarioState:
+		o.Agents = 10000
+		o.Tasks = 100000
+		o.Frameworks = 10
+		o.Concurrency = 10
+		o.AgentResources = wire.Resources{CPUs: 16, MemMB: 65536, DiskMB: 10000}
+		o.Window = 5000
+		o.Duration = 2 * time.Minute
+		o.PollState = 4
+		o.StateRequests = 20
 	case ScenarioReal:
 		o.Agents = 1
 		o.Tasks = 5000
@@ -189,7 +209,7 @@ func (o *Options) Validate() error {
 		known = known || s == o.Scenario
 	}
 	if !known {
-		errs = append(errs, fmt.Errorf("unknown scenario %q (want offers, launch, failover, scale or real)", o.Scenario))
+		errs = append(errs, fmt.Errorf("unknown scenario %q (want offers, launch, failover, scale, real or state)", o.Scenario))
 	}
 	if o.Masters != 1 && o.Masters != 3 {
 		errs = append(errs, fmt.Errorf("masters: %d; want 1 or 3", o.Masters))
@@ -206,7 +226,13 @@ func (o *Options) Validate() error {
 	if o.Concurrency < 1 {
 		errs = append(errs, errors.New("concurrency: want at least 1"))
 	}
-	if o.Scenario == ScenarioOffers && o.Samples < 1 {
+	if o.PollState < 0 || (o.PollState > 0 && o.Scenario != ScenarioOffers && o.Scenario != ScenarioScale && o.Scenario != ScenarioState) {
+		errs = append(errs, errors.New("poll-state: want ≥ 0, and only with offers, scale or state"))
+	}
+	if o.Scenario == ScenarioState && (o.PollState < 1 || o.StateRequests < 1) {
+		errs = append(errs, errors.New("state: want poll-state ≥ 1 and state-requests ≥ 1"))
+	}
+	if (o.Scenario == ScenarioOffers || o.Scenario == ScenarioState) && o.Samples < 1 {
 		errs = append(errs, errors.New("samples: want at least 1"))
 	}
 	if o.Scenario == ScenarioFailover {

@@ -28,6 +28,7 @@ type Result struct {
 	Failover *FailoverResult `json:"failover,omitempty"`
 	Scale    *ScaleResult    `json:"scale,omitempty"`
 	Real     *RealResult     `json:"real,omitempty"`
+	State    *StateResult    `json:"state,omitempty"`
 
 	// Figures are the headline numbers, as the table prints them.
 	Figures []Figure `json:"figures"`
@@ -59,6 +60,7 @@ type ConfigSummary struct {
 	TaskDuration   string   `json:"task_duration"`
 	Concurrency    int      `json:"concurrency"`
 	Window         int      `json:"window,omitempty"`
+	PollState      int      `json:"poll_state,omitempty"`
 	RaftTimeout    string   `json:"raft_timeout,omitempty"`
 	AgentDir       string   `json:"agent_dir,omitempty"`
 	Attached       bool     `json:"attached"`
@@ -91,7 +93,8 @@ func newResult(o *Options) *Result {
 			NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Kernel: kernel(), LoadAvgStart: loadAvg()},
 		Config: ConfigSummary{Masters: o.Masters, Agents: o.Agents, Frameworks: o.Frameworks, Tasks: o.Tasks,
 			AgentResources: o.AgentResources.String(), TaskResources: o.TaskResources.String(),
-			TaskDuration: o.TaskDuration.String(), Concurrency: o.Concurrency, Window: o.Window, Attached: o.attached(), NATS: o.NATSURLs},
+			TaskDuration: o.TaskDuration.String(), Concurrency: o.Concurrency, Window: o.Window, PollState: o.PollState,
+			Attached: o.attached(), NATS: o.NATSURLs},
 	}
 	if o.TaskHang {
 		r.Config.TaskDuration = "hang"
@@ -179,6 +182,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.State != nil {
+		if err := r.State.writeComparison(w); err != nil {
+			return err
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)

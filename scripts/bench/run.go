@@ -52,6 +52,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		err = runScale(ctx, e, prof, res)
 	case ScenarioReal:
 		err = runReal(ctx, e, prof, res)
+	case ScenarioState:
+		err = runState(ctx, e, prof, res)
 	}
 	if err != nil {
 		return nil, err

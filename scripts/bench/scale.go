@@ -50,6 +50,10 @@ type ScaleResult struct {
 	// Failover, with three masters: one leader kill under this load.
 	Failover *FailoverSample `json:"failover,omitempty"`
 	Tasks    TaskCounts      `json:"tasks"`
+	// StatePolling, with --poll-state, is what the goroutines polling
+	// the leader's /api/v1/state over the steady interval and the REVIVE
+	// probes saw (their load is in the steady figures).
+	StatePolling *StatePollResult `json:"state_polling,omitempty"`
 }
 
 func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
@@ -89,6 +93,13 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	if err := prof.start(); err != nil {
 		return err
 	}
+	var sp *statePoller
+	if o.PollState > 0 {
+		if sp, err = startStatePolling(ctx, e, o.PollState, 0, "scale: "); err != nil {
+			return err
+		}
+		defer sp.stop()
+	}
 	if r.Steady, r.AllocationPass, err = steady(ctx, e, o.Duration); err != nil {
 		return err
 	}
@@ -105,6 +116,9 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 		if err := sleepCtx(ctx, settle); err != nil {
 			return err
 		}
+	}
+	if sp != nil {
+		r.StatePolling = ptr(sp.stop())
 	}
 	prof.stop()
 	r.ReviveToOffers = Summarize(probes)
@@ -136,6 +150,9 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	res.figure("allocation pass, p99 ≤ (steady)", r.AllocationPass.P99LeMS, "ms", "", nil)
 	res.figure("REVIVE → OFFERS p50", r.ReviveToOffers.P50, "ms", "", nil)
 	res.figure("offers per full pass", float64(r.OffersPerPass), "", "", nil)
+	if r.StatePolling != nil {
+		stateFigures(res, "while steady: ", *r.StatePolling)
+	}
 	if f := r.Failover; f != nil {
 		res.figure("failover: all agents re-registered", f.AgentsReregisteredMS, "ms", "≤ 5,000 ms", ptr(f.AgentsReregisteredMS <= 5000))
 		res.figure("failover: offers resume", f.OffersResumeMS, "ms", "", nil)
