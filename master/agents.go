@@ -100,8 +100,8 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	for _, rt := range req.Tasks {
 		reported[taskKey{rt.FrameworkID, rt.Task.TaskID}] = true
 	}
-	for k, t := range l.tasks {
-		if t.agent != info.ID || reported[k] || t.status.State.Terminal() {
+	for k, t := range l.byAgent[info.ID] {
+		if reported[k] || t.status.State.Terminal() {
 			continue
 		}
 		if t.missedRegistration {
@@ -119,10 +119,10 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		t := l.tasks[k]
 		if t == nil {
 			t = &taskState{fw: rt.FrameworkID, agent: info.ID, info: rt.Task}
-			l.tasks[k] = t
+			l.addTask(k, t)
 		}
 		prev := t.status.State
-		t.agent = info.ID
+		l.placeTask(k, t, info.ID)
 		t.missedRegistration = false
 		t.status = wire.TaskStatus{TaskID: rt.Task.TaskID, AgentID: info.ID, State: rt.State, Source: wire.SourceAgent, Timestamp: time.Now()}
 		if rt.State.Terminal() {

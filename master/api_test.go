@@ -1,6 +1,7 @@
 package master_test
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -212,5 +213,69 @@ func TestSandboxAPI(t *testing.T) {
 		if code, body := send(t, "GET", url, ""); code != want {
 			t.Errorf("%s: %d %s, want %d", url, code, body, want)
 		}
+	}
+}
+
+// TestStateEncodings checks that /api/v1/state is the same view whether
+// it is fetched gzipped or plain, and that it shows a running task.
+func TestStateEncodings(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Agents(1, "cpus:2;mem:512"), sdktest.Simulated())
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "enc"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := wire.TaskInfo{TaskID: "t1", Resources: wire.Resources{CPUs: 1, MemMB: 64}, Sim: &wire.SimBehavior{Hang: true}}
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "t1", wire.TaskRunning)
+	url := "http://" + c.Leader().HTTPAddr() + "/api/v1/state"
+	fetch := func(enc string) (master.State, string) {
+		t.Helper()
+		var st master.State
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("Accept-Encoding", enc)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r io.Reader = resp.Body
+			if resp.Header.Get("Content-Encoding") == "gzip" {
+				if r, err = gzip.NewReader(resp.Body); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b, err := io.ReadAll(r)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatalf("Accept-Encoding %q: %v", enc, err)
+			}
+			// Wait until the cached view has caught up with the launch.
+			if len(st.Tasks) == 1 && st.Tasks[0].State == wire.TaskRunning || time.Now().After(deadline) {
+				return st, resp.Header.Get("Content-Encoding")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	plain, penc := fetch("identity")
+	zipped, zenc := fetch("gzip")
+	if penc != "" || zenc != "gzip" {
+		t.Fatalf("Content-Encoding: plain %q, gzip %q", penc, zenc)
+	}
+	if len(plain.Tasks) != 1 || plain.Tasks[0].ID != "t1" || plain.Tasks[0].State != wire.TaskRunning {
+		t.Fatalf("state tasks = %+v, want t1 running", plain.Tasks)
+	}
+	pj, _ := json.Marshal(plain)
+	zj, _ := json.Marshal(zipped)
+	if string(pj) != string(zj) {
+		t.Fatalf("gzipped state differs from plain:\n%s\n%s", zj, pj)
+	}
+	if len(plain.Agents) != 1 || plain.Agents[0].Used.CPUs != 1 || plain.Leader != c.Leader().Name() {
+		t.Fatalf("state agents = %+v leader %q", plain.Agents, plain.Leader)
 	}
 }

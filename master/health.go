@@ -89,8 +89,8 @@ func (l *leader) agentUnreachable(id wire.AgentID, a *agentState) {
 func (l *leader) agentGone(id wire.AgentID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, t := range l.tasks {
-		if t.agent != id || t.status.State.Terminal() {
+	for _, t := range l.byAgent[id] {
+		if t.status.State.Terminal() {
 			continue
 		}
 		st := masterUpdate(t.info.TaskID, id, wire.TaskGone, wire.ReasonAgentRemoved,

@@ -1,13 +1,19 @@
 package master
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
+
+	fastjson "github.com/goccy/go-json"
 
 	"github.com/agora-cluster/agora/master/ui"
 	"github.com/agora-cluster/agora/sdk/wire"
@@ -172,24 +178,102 @@ type ResourceTotalsV1 struct {
 }
 
 func (m *Master) handleState(w http.ResponseWriter, r *http.Request, l *leader) {
-	writeJSON(w, http.StatusOK, l.cachedState())
+	gz := strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
+	body, err := l.stateBody(gz)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encode state: %v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Vary", "Accept-Encoding")
+	if gz {
+		w.Header().Set("Content-Encoding", "gzip")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
 }
 
-// stateTTL is how stale a state read may be: however often the API is
-// polled, the leader's lock is taken to copy the state at most this often
-// (Mesos's /state blocked its master under polling; this one does not).
+// stateTTL is the shortest time a state view is reused for: however often
+// the API is polled, the leader's lock is taken to copy the state at most
+// this often (Mesos's /state blocked its master under polling; this one
+// does not).
 const stateTTL = 100 * time.Millisecond
 
-// cachedState returns a state view at most stateTTL old; concurrent
-// readers share one rebuild.
+// stateCostShare bounds the share of one core that state reads may use: a
+// view that took d to build and encode is reused for at least d/share, so
+// a large cluster polled in a loop costs the allocator at most this share.
+const stateCostShare = 0.1
+
+// stateCache is one state view and its encodings, built at most once each.
+type stateCache struct {
+	st   State
+	at   time.Time
+	ttl  time.Duration
+	cost time.Duration // time spent building and encoding this view
+	body []byte        // JSON, built on first use
+	gz   []byte        // gzipped JSON, built on first use
+}
+
+// cachedView returns a state view that is still fresh; concurrent readers
+// share one rebuild. l.snapMu is held.
+func (l *leader) cachedView() *stateCache {
+	if c := l.snap; c != nil && time.Since(c.at) <= c.ttl {
+		return c
+	}
+	start := time.Now()
+	c := &stateCache{st: l.state(), at: start}
+	c.cost = time.Since(start)
+	c.ttl = stateTTLFor(c.cost)
+	l.snap = c
+	return c
+}
+
+// stateTTLFor is how long a view that cost d to produce is reused.
+func stateTTLFor(d time.Duration) time.Duration {
+	return max(stateTTL, time.Duration(float64(d)/stateCostShare))
+}
+
+// cachedState returns a state view at most its TTL old.
 func (l *leader) cachedState() State {
 	l.snapMu.Lock()
 	defer l.snapMu.Unlock()
-	if l.snap == nil || time.Since(l.snapAt) > stateTTL {
-		st := l.state()
-		l.snap, l.snapAt = &st, time.Now()
+	return l.cachedView().st
+}
+
+// stateBody returns the current view encoded as JSON (gzipped when gz),
+// encoding each view at most once however many clients poll it.
+func (l *leader) stateBody(gz bool) ([]byte, error) {
+	l.snapMu.Lock()
+	defer l.snapMu.Unlock()
+	c := l.cachedView()
+	start := time.Now()
+	defer func() {
+		// Encoding counts towards the view's cost, and so its lifetime.
+		c.cost += time.Since(start)
+		c.ttl = stateTTLFor(c.cost)
+	}()
+	if c.body == nil {
+		b, err := fastjson.Marshal(c.st)
+		if err != nil {
+			return nil, err
+		}
+		c.body = b
 	}
-	return *l.snap
+	if !gz {
+		return c.body, nil
+	}
+	if c.gz == nil {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		if _, err := zw.Write(c.body); err != nil {
+			return nil, err
+		}
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+		c.gz = buf.Bytes()
+	}
+	return c.gz, nil
 }
 
 func taskView(t *taskState) TaskView {

@@ -38,6 +38,9 @@ type leader struct {
 	frameworks map[wire.FrameworkID]*frameworkState
 	offers     map[wire.OfferID]*offer
 	tasks      map[taskKey]*taskState
+	// byAgent indexes tasks by the agent they were placed on, so that work
+	// on one agent (re-registration, loss) never walks every task.
+	byAgent    map[wire.AgentID]map[taskKey]*taskState
 	completed  []*taskState // ring of recently finished tasks, for the state API
 	offerSeq   uint64
 	dirty      map[wire.AgentID]struct{}
@@ -49,8 +52,7 @@ type leader struct {
 	trigger chan struct{}
 
 	snapMu sync.Mutex // guards the cached state view for the HTTP API
-	snap   *State
-	snapAt time.Time
+	snap   *stateCache
 }
 
 type taskKey struct {
@@ -116,6 +118,7 @@ func newLeader(m *Master, term uint64) (*leader, error) {
 		frameworks:  map[wire.FrameworkID]*frameworkState{},
 		offers:      map[wire.OfferID]*offer{},
 		tasks:       map[taskKey]*taskState{},
+		byAgent:     map[wire.AgentID]map[taskKey]*taskState{},
 		dirty:       map[wire.AgentID]struct{}{},
 		drainKilled: map[wire.AgentID]bool{},
 		trigger:     make(chan struct{}, 1),
@@ -271,6 +274,44 @@ func (l *leader) task(fw wire.FrameworkID, id wire.TaskID) *taskState {
 	return l.tasks[taskKey{fw, id}]
 }
 
+// addTask records a new task. l.mu is held.
+func (l *leader) addTask(k taskKey, t *taskState) {
+	if old := l.tasks[k]; old != nil {
+		l.unindexTask(k, old)
+	}
+	l.tasks[k] = t
+	l.indexTask(k, t)
+}
+
+// placeTask notes that t runs on agent (an agent reported a task it did
+// not know to be there). l.mu is held.
+func (l *leader) placeTask(k taskKey, t *taskState, agent wire.AgentID) {
+	if t.agent == agent {
+		return
+	}
+	l.unindexTask(k, t)
+	t.agent = agent
+	l.indexTask(k, t)
+}
+
+func (l *leader) indexTask(k taskKey, t *taskState) {
+	m := l.byAgent[t.agent]
+	if m == nil {
+		m = map[taskKey]*taskState{}
+		l.byAgent[t.agent] = m
+	}
+	m[k] = t
+}
+
+func (l *leader) unindexTask(k taskKey, t *taskState) {
+	if m := l.byAgent[t.agent]; m[k] == t {
+		delete(m, k)
+		if len(m) == 0 {
+			delete(l.byAgent, t.agent)
+		}
+	}
+}
+
 // setTaskStatus records st as the task's latest status. On the first
 // terminal status the task's resources go back to the allocator and it
 // leaves its agent's list; the task itself stays known (for
@@ -304,6 +345,7 @@ func (l *leader) forgetTask(t *taskState) {
 		return
 	}
 	delete(l.tasks, key)
+	l.unindexTask(key, t)
 	l.completed = append(l.completed, t)
 	if len(l.completed) > completedTasksKept {
 		l.completed = l.completed[len(l.completed)-completedTasksKept:]

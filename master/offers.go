@@ -257,7 +257,7 @@ func (l *leader) accept(fw wire.FrameworkID, c wire.Accept) (wire.AcceptResult, 
 		ts := &taskState{fw: fw, agent: agent, info: t,
 			status: wire.TaskStatus{TaskID: t.TaskID, AgentID: agent, State: wire.TaskStaging, Source: wire.SourceMaster, Timestamp: time.Now()}}
 		k := taskKey{fw, t.TaskID}
-		l.tasks[k] = ts
+		l.addTask(k, ts)
 		if a := l.agents[agent]; a != nil {
 			a.tasks[k] = ts
 		}
