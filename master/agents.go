@@ -63,6 +63,9 @@ func (l *leader) onAgentMessage(msg *nats.Msg) {
 // the leader's picture of it from the tasks it reports.
 func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	info := req.Agent
+	lock := l.agentLock(info.ID)
+	lock.Lock()
+	defer lock.Unlock()
 	rec, known := l.m.fsm.Agent(info.ID)
 	if known && rec.State == registry.AgentGone {
 		l.reply(msg, "", nil, wire.Errorf(wire.CodeForbidden, "agent %s was marked gone and may not re-register; start it with a fresh work dir", info.ID))

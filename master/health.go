@@ -2,6 +2,8 @@ package master
 
 import (
 	"context"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/agora-cluster/agora/master/registry"
@@ -15,52 +17,109 @@ import (
 func (l *leader) checkAgents() {
 	now := time.Now()
 	timeout := l.m.cfg.AgentTimeout
-	var silent []wire.AgentID
+	var silent, gone []wire.AgentID
+	recs := l.m.fsm.Agents()
 	l.mu.Lock()
 	windowOver := now.Sub(l.electedAt) > timeout
-	if windowOver {
-		for _, rec := range l.m.fsm.Agents() {
-			if rec.State == registry.AgentActive && l.agents[rec.Info.ID] == nil {
-				silent = append(silent, rec.Info.ID)
-			}
+	for _, rec := range recs {
+		id := rec.Info.ID
+		switch {
+		case rec.State == registry.AgentActive && windowOver && l.agents[id] == nil:
+			silent = append(silent, id)
+		case rec.State == registry.AgentUnreachable && l.m.cfg.AgentGoneTimeout > 0 &&
+			now.Sub(rec.StateSince) > l.m.cfg.AgentGoneTimeout && l.agents[id] == nil:
+			gone = append(gone, id)
 		}
 	}
 	for id, a := range l.agents {
 		if now.Sub(a.lastSeen) > timeout {
 			silent = append(silent, id)
-			l.agentUnreachable(id, a)
-		}
-	}
-	var gone []wire.AgentID
-	if l.m.cfg.AgentGoneTimeout > 0 {
-		for _, rec := range l.m.fsm.Agents() {
-			if rec.State == registry.AgentUnreachable && now.Sub(rec.StateSince) > l.m.cfg.AgentGoneTimeout && l.agents[rec.Info.ID] == nil {
-				gone = append(gone, rec.Info.ID)
-			}
 		}
 	}
 	l.mu.Unlock()
-	for _, id := range gone {
-		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-		err := l.m.applyAgentState(ctx, id, registry.AgentGone)
-		cancel()
-		if err != nil {
-			l.log.Warn("cannot record agent gone", "agent", id, "err", err)
-			continue
-		}
-		l.log.Warn("agent gone", "agent", id)
-		l.agentGone(id)
+	// Each agent's change is a raft write; many run at once so that raft
+	// batches them (a loaded cluster can lose thousands of agents at once).
+	l.forEachAgent(gone, l.markAgentGone)
+	l.forEachAgent(silent, func(id wire.AgentID) { l.markAgentUnreachable(id, timeout) })
+}
+
+// agentWriters bounds the agent state changes written to raft at once.
+const agentWriters = 64
+
+// forEachAgent runs f for every agent, agentWriters at a time, and waits.
+func (l *leader) forEachAgent(ids []wire.AgentID, f func(wire.AgentID)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, agentWriters)
+	for _, id := range ids {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f(id)
+		}()
 	}
-	for _, id := range silent {
+	wg.Wait()
+}
+
+// agentLock serialises the changes of one agent's registration (raft
+// write, then the leader's view), so that a registration and a loss of
+// the same agent cannot interleave and leave the registry saying
+// UNREACHABLE about an agent the leader counts as registered.
+func (l *leader) agentLock(id wire.AgentID) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return &l.agentLocks[h.Sum32()%uint32(len(l.agentLocks))]
+}
+
+// markAgentUnreachable records in raft that a silent agent is unreachable
+// and then forgets its offers and resources — unless it was heard from
+// meanwhile.
+func (l *leader) markAgentUnreachable(id wire.AgentID, timeout time.Duration) {
+	lock := l.agentLock(id)
+	lock.Lock()
+	defer lock.Unlock()
+	l.mu.Lock()
+	if a := l.agents[id]; a != nil && time.Since(a.lastSeen) <= timeout {
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	rec, ok := l.m.fsm.Agent(id)
+	if !ok || rec.State == registry.AgentGone {
+		return
+	}
+	if rec.State != registry.AgentUnreachable {
 		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
 		err := l.m.applyAgentState(ctx, id, registry.AgentUnreachable)
 		cancel()
 		if err != nil {
 			l.log.Warn("cannot record agent unreachable", "agent", id, "err", err)
-			continue
+			return
 		}
-		l.log.Warn("agent unreachable", "agent", id, "timeout", timeout)
 	}
+	l.mu.Lock()
+	if a := l.agents[id]; a != nil {
+		l.agentUnreachable(id, a)
+	}
+	l.mu.Unlock()
+	l.log.Warn("agent unreachable", "agent", id, "timeout", timeout)
+}
+
+// markAgentGone records in raft that an agent unreachable for too long is
+// gone, and reports its tasks gone.
+func (l *leader) markAgentGone(id wire.AgentID) {
+	lock := l.agentLock(id)
+	lock.Lock()
+	defer lock.Unlock()
+	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+	err := l.m.applyAgentState(ctx, id, registry.AgentGone)
+	cancel()
+	if err != nil {
+		l.log.Warn("cannot record agent gone", "agent", id, "err", err)
+		return
+	}
+	l.log.Warn("agent gone", "agent", id)
+	l.agentGone(id)
 }
 
 // agentUnreachable forgets a silent agent's offers and resources and tells

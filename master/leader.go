@@ -51,6 +51,8 @@ type leader struct {
 
 	trigger chan struct{}
 
+	agentLocks [256]sync.Mutex // see agentLock
+
 	snapMu sync.Mutex // guards the cached state view for the HTTP API
 	snap   *stateCache
 }
