@@ -7,10 +7,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/agora-cluster/agora/master/natsembed"
+	"github.com/agora-cluster/agora/master/raftnode"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
@@ -38,6 +40,7 @@ func Command() *cli.Command {
 			&cli.DurationFlag{Name: "agent-gone-timeout", Value: d.AgentGoneTimeout, Usage: "unreachable time after which an agent is gone (0: never)"},
 			&cli.DurationFlag{Name: "offer-timeout", Value: d.OfferTimeout, Usage: "rescind offers held longer (0: never)"},
 			&cli.DurationFlag{Name: "allocation-interval", Value: d.AllocationInterval, Usage: "period of the full allocation pass"},
+			&cli.DurationFlag{Name: "raft-timeout", Value: raftnode.DefaultHeartbeatTimeout, Usage: "raft heartbeat and election timeout: a dead leader is replaced after about 2x this; raise it on slow disks or loaded machines (every master should agree)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "certificate (PEM) for the HTTP API and the embedded NATS"},
 			&cli.StringFlag{Name: "tls-key", Usage: "key (PEM) of --tls-cert"},
 			&cli.StringFlag{Name: "tls-ca", Usage: "CA (PEM) that the master's own NATS client trusts"},
@@ -66,6 +69,11 @@ func Command() *cli.Command {
 			cfg.OfferTimeout = c.Duration("offer-timeout")
 			cfg.AgentGoneTimeout = c.Duration("agent-gone-timeout")
 			cfg.AllocationInterval = c.Duration("allocation-interval")
+			rt := c.Duration("raft-timeout")
+			if rt < 50*time.Millisecond {
+				return fmt.Errorf("--raft-timeout %s: must be at least 50ms", rt)
+			}
+			cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout = rt, rt
 			peers, err := ParsePeers(c.String("peers"))
 			if err != nil {
 				return err
