@@ -3,6 +3,7 @@ package dev
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -47,6 +48,15 @@ func (s *syncBuffer) String() string {
 // stopped (as by Ctrl-C) when the test ends, and must then return nil.
 func runDev(t *testing.T, args ...string) (string, *Cluster) {
 	t.Helper()
+	out, d, stop := startDev(t, args...)
+	t.Cleanup(stop)
+	return out, d
+}
+
+// startDev starts agora dev with args; stop stops it and checks that it
+// stopped cleanly.
+func startDev(t *testing.T, args ...string) (string, *Cluster, func()) {
+	t.Helper()
 	out := &syncBuffer{}
 	started := make(chan *Cluster, 1)
 	app := &cli.App{Name: "agora", Writer: out, ErrWriter: io.Discard,
@@ -57,7 +67,7 @@ func runDev(t *testing.T, args ...string) (string, *Cluster) {
 	argv := append([]string{"agora", "dev", "--nats-port", "0", "--http-port", "0", "--batch-port", "0",
 		"--service-port", "0", "--log-level", "error"}, args...)
 	go func() { defer close(finished); runErr = app.RunContext(ctx, argv) }()
-	t.Cleanup(func() {
+	stop := func() {
 		cancel()
 		select {
 		case <-finished:
@@ -69,16 +79,17 @@ func runDev(t *testing.T, args ...string) (string, *Cluster) {
 		case <-time.After(30 * time.Second):
 			t.Error("agora dev did not stop within 30 s")
 		}
-	})
+	}
 	select {
 	case d := <-started:
-		return out.String(), d
+		return out.String(), d, stop
 	case <-finished:
 		t.Fatalf("agora dev ended at start: %v\n%s", runErr, out.String())
 	case <-time.After(60 * time.Second):
+		cancel()
 		t.Fatalf("agora dev did not start within 60 s:\n%s", out.String())
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // printed is what a user reads off agora dev's output.
@@ -392,4 +403,63 @@ func (r *logRecorder) has(substr string) bool {
 		}
 	}
 	return false
+}
+
+// TestDevRestartsOnItsDataDir: agora dev started again on the data dir of
+// an earlier run comes up with the same raft members and the same agent,
+// and what was committed before (a role) is still there.
+func TestDevRestartsOnItsDataDir(t *testing.T) {
+	dir := t.TempDir()
+	_, d, stop := startDev(t, "--insecure", "--agents", "1", "--data-dir", dir)
+	leader := d.SDK().Leader()
+	if code := put(t, "http://"+leader.HTTPAddr()+"/api/v1/roles/kept", "", `{"weight":3}`); code != http.StatusOK {
+		t.Fatalf("role set answered %d", code)
+	}
+	agentsBefore := d.SDK().Leader().StateView().Agents
+	stop()
+
+	_, d2, stop2 := startDev(t, "--insecure", "--agents", "1", "--data-dir", dir)
+	defer stop2()
+	err := sdktest.WaitFor(20*time.Second, func() bool {
+		l := d2.SDK().Leader()
+		if l == nil {
+			return false
+		}
+		st := l.StateView()
+		return len(st.Agents) == 1 && st.Agents[0].State == "ACTIVE"
+	})
+	if err != nil {
+		t.Fatalf("restarted cluster: %v; state %+v", err, d2.SDK().Leader().StateView())
+	}
+	after := d2.SDK().Leader().StateView().Agents
+	if len(agentsBefore) != 1 || after[0].ID != agentsBefore[0].ID {
+		t.Fatalf("agents before %+v, after %+v: the agent should keep its ID", agentsBefore, after)
+	}
+	var roles []struct {
+		Name   string  `json:"name"`
+		Weight float64 `json:"weight"`
+	}
+	getJSON(t, "http://"+d2.SDK().Leader().HTTPAddr()+"/api/v1/roles", &roles)
+	found := false
+	for _, r := range roles {
+		found = found || r.Name == "kept" && r.Weight == 3
+	}
+	if !found {
+		t.Fatalf("roles after restart = %+v, want kept with weight 3", roles)
+	}
+}
+
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
 }

@@ -9,6 +9,7 @@ package sdktest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -174,17 +175,56 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func (c *Cluster) startMasters() error {
-	n := c.cfg.Masters
-	peers := map[string]string{}
+// peersFile keeps the masters' raft addresses in the cluster's dir: raft
+// remembers its peers' addresses, so a cluster restarted on the same dir
+// must listen where it did before.
+const peersFile = "raft-peers.json"
+
+// masterPeers returns the masters' names and raft addresses: those of an
+// earlier start on the same dir, or free ports, recorded for the next.
+func (c *Cluster) masterPeers(n int) ([]string, map[string]string, error) {
 	names := make([]string, n)
 	for i := range n {
+		names[i] = fmt.Sprintf("m%d", i+1)
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	file := filepath.Join(c.dir, peersFile)
+	if b, err := os.ReadFile(file); err == nil {
+		peers := map[string]string{}
+		if err := json.Unmarshal(b, &peers); err != nil {
+			return nil, nil, fmt.Errorf("sdktest: %s: %w", file, err)
+		}
+		for _, name := range names {
+			if peers[name] == "" || len(peers) != n {
+				return nil, nil, fmt.Errorf("sdktest: %s lists the masters %v; this cluster has %d: start it with as many masters as before, or on a fresh dir", file, peers, n)
+			}
+		}
+		return names, peers, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	peers := map[string]string{}
+	for _, name := range names {
 		addr, err := freePort()
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		names[i] = fmt.Sprintf("m%d", i+1)
-		peers[names[i]] = addr
+		peers[name] = addr
+	}
+	b, _ := json.Marshal(peers)
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		return nil, nil, err
+	}
+	return names, peers, nil
+}
+
+func (c *Cluster) startMasters() error {
+	n := c.cfg.Masters
+	names, peers, err := c.masterPeers(n)
+	if err != nil {
+		return err
 	}
 	var routes []string
 	for i := range n {
