@@ -72,6 +72,7 @@ fi
 # The targets.
 run offers-1000 --scenario offers --samples 20000 "${shm[@]}"
 run offers-1000-c1 --scenario offers --samples 20000 --concurrency 1 "${shm[@]}"
+run offers-1000-polled --scenario offers --samples 20000 --poll-state 4 "${shm[@]}"
 run launch-1000 --scenario launch "${shm[@]}"
 run launch-1000-50k --scenario launch --tasks 50000 --window 10000 "${shm[@]}"
 run launch-1000-disk --scenario launch --tasks 20000
@@ -79,6 +80,8 @@ run failover-1000 --scenario failover "${shm[@]}"
 run failover-1000-raft250 --scenario failover --raft-timeout 250ms "${shm[@]}"
 run scale-10000 --scenario scale --memprofile "$out/scale-10000.mem.pprof" "${shm[@]}"
 run scale-10000-m3 --scenario scale --masters 3 "${shm[@]}"
+run state-10000 --scenario state "${shm[@]}"
+run state-1000 --scenario state --agents 1000 --tasks 10000 "${shm[@]}"
 run real-batch --scenario real --real-via batch
 run real-sdk --scenario real --real-via sdk
 

@@ -24,8 +24,13 @@ type SteadyUsage struct {
 	CPUCores float64 `json:"cpu_cores"`
 	// Go runtime figures (runtime.MemStats) of the same process.
 	HeapInuseMB float64 `json:"heap_inuse_mb"`
-	GoSysMB     float64 `json:"go_sys_mb"`
-	Goroutines  int     `json:"goroutines"`
+	// HeapRetainedMB is free heap the runtime has not yet returned to the
+	// OS; StackInuseMB the goroutine stacks (the embedded NATS server runs
+	// two goroutines per client connection).
+	HeapRetainedMB float64 `json:"heap_retained_mb"`
+	StackInuseMB   float64 `json:"stack_inuse_mb"`
+	GoSysMB        float64 `json:"go_sys_mb"`
+	Goroutines     int     `json:"goroutines"`
 	// Agent child processes, when there are any: their summed RSS and CPU.
 	AgentProcsRSSMB    float64 `json:"agent_procs_rss_mb,omitempty"`
 	AgentProcsCPUCores float64 `json:"agent_procs_cpu_cores,omitempty"`
@@ -141,6 +146,8 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	res.figure("launch throughput", r.Launch.TasksPerSecond, "tasks/s", "", nil)
 	res.figure("RSS (steady)", st.RSSMB, "MB", "≤ 1,024 MB (10,000 agents, 100,000 tasks)", ptr(st.MaxRSSMB <= 1024))
 	res.figure("Go heap in use (steady)", st.HeapInuseMB, "MB", "", nil)
+	res.figure("Go heap free, not yet returned (steady)", st.HeapRetainedMB, "MB", "", nil)
+	res.figure("goroutine stacks (steady)", st.StackInuseMB, fmt.Sprintf("MB (%d goroutines)", st.Goroutines), "", nil)
 	res.figure("CPU (steady)", st.CPUCores, "cores", "≤ 1 core", ptr(st.CPUCores <= 1))
 	if st.AgentProcsRSSMB > 0 {
 		res.figure("agent processes RSS", st.AgentProcsRSSMB, "MB", "", nil)
@@ -217,6 +224,8 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 		MaxRSSMB:        mb(max(maxRSS, s1.rss)),
 		CPUCores:        round3(cores(s0, s1)),
 		HeapInuseMB:     mb(s1.mem.HeapInuse),
+		HeapRetainedMB:  mb(s1.mem.HeapIdle - s1.mem.HeapReleased),
+		StackInuseMB:    mb(s1.mem.StackInuse),
 		GoSysMB:         mb(s1.mem.Sys),
 		Goroutines:      runtime.NumGoroutine(),
 	}
