@@ -18,11 +18,11 @@ func (l *leader) checkAgents() {
 	now := time.Now()
 	timeout := l.m.cfg.AgentTimeout
 	var silent, gone []wire.AgentID
-	recs := l.m.fsm.Agents()
+	recs := l.m.fsm.AgentStatuses()
 	l.mu.Lock()
 	windowOver := now.Sub(l.electedAt) > timeout
 	for _, rec := range recs {
-		id := rec.Info.ID
+		id := rec.ID
 		switch {
 		case rec.State == registry.AgentActive && windowOver && l.agents[id] == nil:
 			silent = append(silent, id)

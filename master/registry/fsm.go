@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -157,6 +158,25 @@ func (f *FSM) Agents() []Agent {
 		out = append(out, cloneAgent(a))
 	}
 	slices.SortFunc(out, func(a, b Agent) int { return cmp.Compare(a.Info.ID, b.Info.ID) })
+	return out
+}
+
+// AgentStatus is an agent's registry state, without its info.
+type AgentStatus struct {
+	ID         wire.AgentID
+	State      AgentState
+	StateSince time.Time
+}
+
+// AgentStatuses returns every agent's state, in no particular order; it
+// is cheaper than Agents for the leader's periodic health check.
+func (f *FSM) AgentStatuses() []AgentStatus {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]AgentStatus, 0, len(f.s.Agents))
+	for id, a := range f.s.Agents {
+		out = append(out, AgentStatus{ID: id, State: a.State, StateSince: a.StateSince})
+	}
 	return out
 }
 
