@@ -116,6 +116,7 @@ func runFailover(ctx context.Context, e *env, prof *profiler, res *Result) error
 	res.figure("tasks lost", float64(r.Tasks.Lost), "", "0", ptr(r.Tasks.Lost == 0))
 	res.figure("tasks duplicated", float64(r.Tasks.Duplicated), "", "0", ptr(r.Tasks.Duplicated == 0))
 	res.figure("tasks never launched", float64(r.Tasks.NotLaunched), "", "0", ptr(r.Tasks.NotLaunched == 0))
+	res.figure("launches lost in a leader change, relaunched", float64(r.Tasks.Relaunched), "", "", nil)
 	return nil
 }
 

@@ -339,9 +339,22 @@ func (f *framework) reconcileLoop(ctx context.Context) {
 // Subscribed implements sdk.Scheduler.
 func (f *framework) Subscribed(ctx context.Context, d *sdk.Driver, s wire.Subscribed) {
 	f.mu.Lock()
+	resub := f.term != 0 && f.term != s.Leader.Term
 	f.subscribed, f.term = true, s.Leader.Term
 	clear(f.held) // offers of an earlier subscription are void
 	f.mu.Unlock()
+	if resub {
+		// A new leader: a launch that an earlier leader accepted may never
+		// have reached its agent (an agent drops messages of an older
+		// term), and the new leader does not know it. Ask about every
+		// launched task not yet running; unknown ones are launched again.
+		doubt := f.t.launchedNotRunning(f)
+		f.mu.Lock()
+		for _, r := range doubt {
+			f.uncertain[r.id] = r
+		}
+		f.mu.Unlock()
+	}
 	f.t.onSubscribed(s.Leader.Term, time.Now())
 	f.wake()
 }

@@ -56,6 +56,7 @@ type tracker struct {
 	next          []chan time.Time // fired by the next OFFERS event
 	lastEnd       time.Time
 	staleRefusals int
+	relaunched    int
 	// inflight counts tasks sent in an ACCEPT that have neither reached
 	// TASK_RUNNING nor ended (nor been put back in a queue).
 	inflight int
@@ -135,6 +136,21 @@ func (t *tracker) acceptFailed(kind string) {
 	t.mu.Unlock()
 }
 
+// launchedNotRunning marks in doubt, and returns, f's tasks that were
+// launched but have not reported TASK_RUNNING.
+func (t *tracker) launchedNotRunning(f *framework) []*taskRec {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*taskRec
+	for _, r := range t.tasks {
+		if r.fw == f && r.launched && r.runningAt.IsZero() && !r.terminal {
+			r.uncertain = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // setUncertain marks (or clears) tasks whose launch is in doubt.
 func (t *tracker) setUncertain(recs []*taskRec, v bool) {
 	t.mu.Lock()
@@ -168,8 +184,14 @@ func (t *tracker) onUpdate(st wire.TaskStatus, now time.Time) (relaunch *taskRec
 		return nil
 	}
 	if st.State == wire.TaskUnknown {
-		if r.uncertain && !r.launched {
+		if r.uncertain && r.runningAt.IsZero() && !r.terminal {
 			r.uncertain = false
+			if r.launched {
+				// Launched by an earlier leader, never reached its agent.
+				r.launched = false
+				t.launched--
+				t.relaunched++
+			}
 			return r
 		}
 		return nil
@@ -340,6 +362,10 @@ type TaskCounts struct {
 	// StaleRefusals are retried tasks refused because an earlier ACCEPT,
 	// unanswered within the SDK's call timeout, was carried out later.
 	StaleRefusals int `json:"stale_refusals,omitempty"`
+	// Relaunched tasks were launched by a leader that lost leadership
+	// before their agent got the launch; reconciliation with the next
+	// leader said they were unknown, and they were launched again.
+	Relaunched int `json:"relaunched,omitempty"`
 	// Retried tasks were carried by more than one ACCEPT: the master
 	// refused the first (e.g. no leader), or it went unanswered and
 	// reconciliation then said the task was unknown.
@@ -352,7 +378,7 @@ func (t *tracker) taskCounts(ends bool) TaskCounts {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := TaskCounts{Created: t.created, Launched: t.launched, Running: t.running, Terminal: t.terminal,
-		Refused: t.refused, Duplicated: t.dups, StaleRefusals: t.staleRefusals, EndStates: map[wire.TaskState]int{}, AcceptFailures: map[string]int{}}
+		Refused: t.refused, Duplicated: t.dups, StaleRefusals: t.staleRefusals, Relaunched: t.relaunched, EndStates: map[wire.TaskState]int{}, AcceptFailures: map[string]int{}}
 	for s, n := range t.endStates {
 		c.EndStates[s] = n
 	}
