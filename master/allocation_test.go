@@ -174,15 +174,7 @@ func TestFrameworkFailoverTimeout(t *testing.T) {
 // agent re-registered — no guessing.
 func TestReconciliation(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "reconcile", FailoverTimeout: wire.Duration(time.Minute)}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
-	task := wire.TaskInfo{TaskID: "r1", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}}
-	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
-		t.Fatal(err)
-	}
-	rec.WaitState(t, 5*time.Second, "r1", wire.TaskRunning)
+	d, rec, o := runHanging(t, c, wire.FrameworkInfo{Name: "reconcile", FailoverTimeout: wire.Duration(time.Minute)}, "r1", wire.Resources{CPUs: 0.1, MemMB: 8})
 	ctx := sdktest.Ctx(t, 20*time.Second)
 
 	mark := time.Now()

@@ -62,15 +62,8 @@ func TestHTTPAPI(t *testing.T) {
 			standby = m
 		}
 	}
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "api", Roles: []string{"web"}}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
-	task := wire.TaskInfo{TaskID: "t1", Resources: wire.Resources{CPUs: 1, MemMB: 64}, Sim: &wire.SimBehavior{Hang: true}}
-	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
-		t.Fatal(err)
-	}
-	rec.WaitState(t, 5*time.Second, "t1", wire.TaskRunning)
+	taskRes := wire.Resources{CPUs: 1, MemMB: 64}
+	_, _, o := runHanging(t, c, wire.FrameworkInfo{Name: "api", Roles: []string{"web"}}, "t1", taskRes)
 	base := "http://" + leader.HTTPAddr()
 
 	// /leader is answered by every master, standbys included.
@@ -101,8 +94,8 @@ func TestHTTPAPI(t *testing.T) {
 			t.Fatalf("agent view %+v", a)
 		}
 	}
-	if !used.Equal(task.Resources) {
-		t.Fatalf("used = %s, want %s", used, task.Resources)
+	if !used.Equal(taskRes) {
+		t.Fatalf("used = %s, want %s", used, taskRes)
 	}
 
 	// Tasks: filters and pagination; bad parameters are 400 with a message.
@@ -220,15 +213,7 @@ func TestSandboxAPI(t *testing.T) {
 // it is fetched gzipped or plain, and that it shows a running task.
 func TestStateEncodings(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Agents(1, "cpus:2;mem:512"), sdktest.Simulated())
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "enc"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
-	task := wire.TaskInfo{TaskID: "t1", Resources: wire.Resources{CPUs: 1, MemMB: 64}, Sim: &wire.SimBehavior{Hang: true}}
-	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
-		t.Fatal(err)
-	}
-	rec.WaitState(t, 5*time.Second, "t1", wire.TaskRunning)
+	runHanging(t, c, wire.FrameworkInfo{Name: "enc"}, "t1", wire.Resources{CPUs: 1, MemMB: 64})
 	url := "http://" + c.Leader().HTTPAddr() + "/api/v1/state"
 	fetch := func(enc string) (master.State, string) {
 		t.Helper()

@@ -88,14 +88,8 @@ func (l *leader) markAgentUnreachable(id wire.AgentID, timeout time.Duration) {
 	if !ok || rec.State == registry.AgentGone {
 		return
 	}
-	if rec.State != registry.AgentUnreachable {
-		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-		err := l.m.applyAgentState(ctx, id, registry.AgentUnreachable)
-		cancel()
-		if err != nil {
-			l.log.Warn("cannot record agent unreachable", "agent", id, "err", err)
-			return
-		}
+	if rec.State != registry.AgentUnreachable && !l.recordAgentState(id, registry.AgentUnreachable) {
+		return
 	}
 	l.mu.Lock()
 	if a := l.agents[id]; a != nil {
@@ -105,17 +99,25 @@ func (l *leader) markAgentUnreachable(id wire.AgentID, timeout time.Duration) {
 	l.log.Warn("agent unreachable", "agent", id, "timeout", timeout)
 }
 
+// recordAgentState commits an agent's new state through raft; it logs and
+// reports false when that fails.
+func (l *leader) recordAgentState(id wire.AgentID, st registry.AgentState) bool {
+	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+	defer cancel()
+	if err := l.m.applyAgentState(ctx, id, st); err != nil {
+		l.log.Warn("cannot record agent state", "agent", id, "state", st, "err", err)
+		return false
+	}
+	return true
+}
+
 // markAgentGone records in raft that an agent unreachable for too long is
 // gone, and reports its tasks gone.
 func (l *leader) markAgentGone(id wire.AgentID) {
 	lock := l.agentLock(id)
 	lock.Lock()
 	defer lock.Unlock()
-	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-	err := l.m.applyAgentState(ctx, id, registry.AgentGone)
-	cancel()
-	if err != nil {
-		l.log.Warn("cannot record agent gone", "agent", id, "err", err)
+	if !l.recordAgentState(id, registry.AgentGone) {
 		return
 	}
 	l.log.Warn("agent gone", "agent", id)
