@@ -43,7 +43,7 @@ func Command() *cli.Command {
 			&cli.DurationFlag{Name: "raft-timeout", Value: raftnode.DefaultHeartbeatTimeout, Usage: "raft heartbeat and election timeout: a dead leader is replaced after about 2x this; raise it on slow disks or loaded machines (every master should agree)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "certificate (PEM) for the HTTP API and the embedded NATS"},
 			&cli.StringFlag{Name: "tls-key", Usage: "key (PEM) of --tls-cert"},
-			&cli.StringFlag{Name: "tls-ca", Usage: "CA (PEM) that the master's own NATS client trusts"},
+			&cli.StringFlag{Name: "tls-ca", Usage: "CA (PEM) that the master's own NATS client trusts; with --tls-cert and --nats-cluster, NATS routes between masters use TLS verified against it both ways (the certificate must allow server and client auth)"},
 			&cli.StringFlag{Name: "auth-file", Usage: "JSON file of NATS identities (masters, agents, frameworks) for the embedded NATS"},
 			&cli.StringFlag{Name: "operator-token", EnvVars: []string{"AGORA_OPERATOR_TOKEN"}, Usage: "token required by HTTP calls that change state"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -96,6 +96,9 @@ func Command() *cli.Command {
 			log, err := NewLogger(c.String("log-level"))
 			if err != nil {
 				return err
+			}
+			if ec := cfg.EmbedNATS; ec.Cluster != "" && cfg.TLSCert != "" && cfg.TLSCA == "" {
+				log.Warn("NATS routes between masters are not encrypted: add --tls-ca (the CA that signed every master's --tls-cert) to make them TLS")
 			}
 			if ec := cfg.EmbedNATS; ec.Cluster != "" && ec.ClusterUser == "" && cfg.Auth == nil {
 				log.Warn("NATS routes are not authenticated: whoever reaches --nats-cluster joins the NATS cluster and sees every subject; use --auth-file or --nats-cluster-user/--nats-cluster-password")

@@ -4,6 +4,7 @@
 package natsembed
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,15 +44,19 @@ type Config struct {
 	// identities, each confined to its own subjects under Prefix.
 	Auth   *Auth
 	Prefix string
-	// TLSCert and TLSKey, if set, make clients connect with TLS.
-	TLSCert, TLSKey string
-	Logger          *slog.Logger
+	// TLSCert and TLSKey, if set, make clients connect with TLS. With
+	// TLSCA too, routes between members are TLS as well, both ways
+	// verified against TLSCA: every member presents TLSCert, which must
+	// then allow server and client authentication.
+	TLSCert, TLSKey, TLSCA string
+	Logger                 *slog.Logger
 }
 
 // Server is a running embedded NATS server.
 type Server struct {
 	ns        *server.Server
 	routeAuth bool
+	routeTLS  bool
 }
 
 // ErrNotReady is returned when the server does not accept clients in time.
@@ -75,7 +80,7 @@ func Start(cfg Config) (*Server, error) {
 		ns.Shutdown()
 		return nil, ErrNotReady
 	}
-	return &Server{ns: ns, routeAuth: opts.Cluster.Username != ""}, nil
+	return &Server{ns: ns, routeAuth: opts.Cluster.Username != "", routeTLS: opts.Cluster.TLSConfig != nil}, nil
 }
 
 func options(cfg Config) (*server.Options, error) {
@@ -124,6 +129,19 @@ func options(cfg Config) (*server.Options, error) {
 			return nil, err
 		}
 		opts.Cluster = server.ClusterOpts{Name: name, Host: ch, Port: cp, Username: user, Password: pass}
+		if cfg.TLSCA != "" {
+			if cfg.TLSCert == "" || cfg.TLSKey == "" {
+				return nil, errors.New("natsembed: route TLS needs a certificate and key as well as the CA")
+			}
+			tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey, CaFile: cfg.TLSCA, Verify: true})
+			if err != nil {
+				return nil, fmt.Errorf("natsembed: route tls: %w", err)
+			}
+			// A member both accepts and opens routes: it verifies the
+			// other side either way, against the same CA.
+			tc.ClientAuth, tc.RootCAs = tls.RequireAndVerifyClientCert, tc.ClientCAs
+			opts.Cluster.TLSConfig, opts.Cluster.TLSTimeout = tc, 5
+		}
 		for _, r := range cfg.Routes {
 			r = strings.TrimSpace(r)
 			if r == "" {
@@ -168,6 +186,9 @@ func (cfg Config) routeCredentials() (string, string, error) {
 
 // RouteAuth reports whether the route listener requires credentials.
 func (s *Server) RouteAuth() bool { return s.routeAuth }
+
+// RouteTLS reports whether routes to and from this server use TLS.
+func (s *Server) RouteTLS() bool { return s.routeTLS }
 
 // redact hides a password in a URL for error messages.
 func redact(raw string) string {
