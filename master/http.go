@@ -246,23 +246,25 @@ func (l *leader) stateBody(gz bool) ([]byte, error) {
 	l.snapMu.Lock()
 	defer l.snapMu.Unlock()
 	c := l.cachedView()
-	start := time.Now()
-	defer func() {
-		// Encoding counts towards the view's cost, and so its lifetime.
+	// Encoding counts towards the view's cost, and so its lifetime.
+	encoded := func(start time.Time) {
 		c.cost += time.Since(start)
 		c.ttl = stateTTLFor(c.cost)
-	}()
+	}
 	if c.body == nil {
+		start := time.Now()
 		b, err := fastjson.Marshal(c.st)
 		if err != nil {
 			return nil, err
 		}
 		c.body = b
+		encoded(start)
 	}
 	if !gz {
 		return c.body, nil
 	}
 	if c.gz == nil {
+		start := time.Now()
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 		if _, err := zw.Write(c.body); err != nil {
@@ -272,6 +274,7 @@ func (l *leader) stateBody(gz bool) ([]byte, error) {
 			return nil, err
 		}
 		c.gz = buf.Bytes()
+		encoded(start)
 	}
 	return c.gz, nil
 }
