@@ -120,6 +120,13 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	for _, rt := range req.Tasks {
 		k := taskKey{rt.FrameworkID, rt.Task.TaskID}
 		t := l.tasks[k]
+		if t == nil && rt.State.Terminal() && l.endKnown(k, rt.UpdateUUID) {
+			// Its end was acknowledged after the agent listed its tasks
+			// (the acknowledgement is on its way to the agent; if it is
+			// lost, the agent resends the update and it is acknowledged
+			// again): do not bring it back.
+			continue
+		}
 		if t == nil {
 			t = &taskState{fw: rt.FrameworkID, agent: info.ID, info: rt.Task}
 			l.addTask(k, t)

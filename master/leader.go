@@ -40,8 +40,11 @@ type leader struct {
 	tasks      map[taskKey]*taskState
 	// byAgent indexes tasks by the agent they were placed on, so that work
 	// on one agent (re-registration, loss) never walks every task.
-	byAgent    map[wire.AgentID]map[taskKey]*taskState
-	completed  []*taskState // ring of recently finished tasks, for the state API
+	byAgent   map[wire.AgentID]map[taskKey]*taskState
+	completed []*taskState // ring of recently finished tasks, for the state API
+	// forgotten indexes completed by task: what a late re-registration
+	// reports as ended may have been acknowledged meanwhile.
+	forgotten  map[taskKey]*taskState
 	offerSeq   uint64
 	dirty      map[wire.AgentID]struct{}
 	dirtyAll   bool
@@ -121,6 +124,7 @@ func newLeader(m *Master, term uint64) (*leader, error) {
 		offers:      map[wire.OfferID]*offer{},
 		tasks:       map[taskKey]*taskState{},
 		byAgent:     map[wire.AgentID]map[taskKey]*taskState{},
+		forgotten:   map[taskKey]*taskState{},
 		dirty:       map[wire.AgentID]struct{}{},
 		drainKilled: map[wire.AgentID]bool{},
 		trigger:     make(chan struct{}, 1),
@@ -349,9 +353,23 @@ func (l *leader) forgetTask(t *taskState) {
 	delete(l.tasks, key)
 	l.unindexTask(key, t)
 	l.completed = append(l.completed, t)
-	if len(l.completed) > completedTasksKept {
-		l.completed = l.completed[len(l.completed)-completedTasksKept:]
+	l.forgotten[key] = t
+	if n := len(l.completed) - completedTasksKept; n > 0 {
+		for _, old := range l.completed[:n] {
+			if k := (taskKey{old.fw, old.info.TaskID}); l.forgotten[k] == old {
+				delete(l.forgotten, k)
+			}
+		}
+		l.completed = l.completed[n:]
 	}
+}
+
+// endKnown reports whether the framework acknowledged that the task ended
+// with the terminal update uuid (the task was then forgotten). l.mu is
+// held.
+func (l *leader) endKnown(k taskKey, uuid string) bool {
+	t := l.forgotten[k]
+	return t != nil && uuid != "" && t.status.UUID == uuid
 }
 
 // masterUpdate builds a status update the master itself generates; it
