@@ -243,7 +243,9 @@ z{label="a"} 7
 	}
 }
 
-func TestFlags(t *testing.T) {
+// flagOptions runs `agora bench` with args and returns the options its
+// flags make.
+func flagOptions(args ...string) (Options, error) {
 	var got Options
 	cmd := Command()
 	cmd.Action = func(c *cli.Context) error {
@@ -252,8 +254,13 @@ func TestFlags(t *testing.T) {
 		return err
 	}
 	app := &cli.App{Name: "agora", Commands: []*cli.Command{cmd}}
-	err := app.Run([]string{"agora", "bench", "--scenario", "offers", "--agents", "7", "--task-duration", "3s",
-		"--nats", "nats://a:1, nats://b:2", "--masters-http", "a:5050", "--agent-resources", "cpus:2;mem:512"})
+	err := app.Run(append([]string{"agora", "bench"}, args...))
+	return got, err
+}
+
+func TestFlags(t *testing.T) {
+	got, err := flagOptions("--scenario", "offers", "--agents", "7", "--task-duration", "3s",
+		"--nats", "nats://a:1, nats://b:2", "--masters-http", "a:5050", "--agent-resources", "cpus:2;mem:512")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +268,7 @@ func TestFlags(t *testing.T) {
 		len(got.NATSURLs) != 2 || got.NATSURLs[1] != "nats://b:2" || got.AgentResources.CPUs != 2 {
 		t.Fatalf("options from flags: %+v", got)
 	}
-	if err := app.Run([]string{"agora", "bench", "--task-duration", "soon"}); err == nil {
+	if _, err := flagOptions("--task-duration", "soon"); err == nil {
 		t.Fatal("a bad --task-duration was accepted")
 	}
 }

@@ -180,20 +180,27 @@ func offerSample(ctx context.Context, t *tracker, fws []*framework) (time.Durati
 // run started (each agent's resources are offered whole, to one
 // framework).
 func waitOffered(ctx context.Context, e *env, fws []*framework) error {
-	want := e.agentCount()
-	held := 0
-	err := poll(ctx, 2*time.Minute, func() bool {
+	held, want, err := awaitOffered(ctx, e, fws, 2*time.Minute, "offers held")
+	if err != nil {
+		return fmt.Errorf("bench: offers for %d of %d agents: %w", held, want, err)
+	}
+	return nil
+}
+
+// awaitOffered polls, for at most bound, until the frameworks hold offers
+// for every agent; it returns how many they held last, and how many it
+// waited for. what labels the progress line.
+func awaitOffered(ctx context.Context, e *env, fws []*framework, bound time.Duration, what string) (held, want int, err error) {
+	want = e.agentCount()
+	err = poll(ctx, bound, func() bool {
 		held = 0
 		for _, f := range fws {
 			f.mu.Lock()
 			held += len(f.held)
 			f.mu.Unlock()
 		}
-		e.prog.set(false, "offers held for %d/%d agents", held, want)
+		e.prog.set(false, "%s for %d/%d agents", what, held, want)
 		return held >= want
 	})
-	if err != nil {
-		return fmt.Errorf("bench: offers for %d of %d agents: %w", held, want, err)
-	}
-	return nil
+	return held, want, err
 }

@@ -186,18 +186,7 @@ func runState(ctx context.Context, e *env, prof *profiler, res *Result) error {
 // by the framework any more; a few such agents cannot be sampled, and
 // are noted.
 func waitMostOffered(ctx context.Context, e *env, fws []*framework, res *Result) error {
-	want := e.agentCount()
-	held := 0
-	err := poll(ctx, 30*time.Second, func() bool {
-		held = 0
-		for _, f := range fws {
-			f.mu.Lock()
-			held += len(f.held)
-			f.mu.Unlock()
-		}
-		e.prog.set(false, "state: offers held for %d/%d agents", held, want)
-		return held >= want
-	})
+	held, want, err := awaitOffered(ctx, e, fws, 30*time.Second, "state: offers held")
 	if err == nil {
 		return nil
 	}

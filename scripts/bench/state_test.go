@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
@@ -89,15 +87,8 @@ func TestValidatePollState(t *testing.T) {
 }
 
 func TestStateFlags(t *testing.T) {
-	var got Options
-	cmd := Command()
-	cmd.Action = func(c *cli.Context) error {
-		var err error
-		got, err = optionsFromFlags(c)
-		return err
-	}
-	app := &cli.App{Name: "agora", Commands: []*cli.Command{cmd}}
-	if err := app.Run([]string{"agora", "bench", "--scenario", "state", "--agents", "30", "--poll-state", "2", "--state-requests", "3"}); err != nil {
+	got, err := flagOptions("--scenario", "state", "--agents", "30", "--poll-state", "2", "--state-requests", "3")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Scenario != ScenarioState || got.Agents != 30 || got.Tasks != 100000 || got.PollState != 2 || got.StateRequests != 3 || got.Frameworks != 10 {
