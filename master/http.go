@@ -208,7 +208,6 @@ const stateCostShare = 0.1
 type stateCache struct {
 	st   State
 	at   time.Time
-	ttl  time.Duration
 	cost time.Duration // time spent building and encoding this view
 	body []byte        // JSON, built on first use
 	gz   []byte        // gzipped JSON, built on first use
@@ -217,13 +216,12 @@ type stateCache struct {
 // cachedView returns a state view that is still fresh; concurrent readers
 // share one rebuild. l.snapMu is held.
 func (l *leader) cachedView() *stateCache {
-	if c := l.snap; c != nil && time.Since(c.at) <= c.ttl {
+	if c := l.snap; c != nil && time.Since(c.at) <= stateTTLFor(c.cost) {
 		return c
 	}
 	start := time.Now()
 	c := &stateCache{st: l.state(), at: start}
 	c.cost = time.Since(start)
-	c.ttl = stateTTLFor(c.cost)
 	l.snap = c
 	return c
 }
@@ -247,10 +245,6 @@ func (l *leader) stateBody(gz bool) ([]byte, error) {
 	defer l.snapMu.Unlock()
 	c := l.cachedView()
 	// Encoding counts towards the view's cost, and so its lifetime.
-	encoded := func(start time.Time) {
-		c.cost += time.Since(start)
-		c.ttl = stateTTLFor(c.cost)
-	}
 	if c.body == nil {
 		start := time.Now()
 		b, err := fastjson.Marshal(c.st)
@@ -258,7 +252,7 @@ func (l *leader) stateBody(gz bool) ([]byte, error) {
 			return nil, err
 		}
 		c.body = b
-		encoded(start)
+		c.cost += time.Since(start)
 	}
 	if !gz {
 		return c.body, nil
@@ -274,7 +268,7 @@ func (l *leader) stateBody(gz bool) ([]byte, error) {
 			return nil, err
 		}
 		c.gz = buf.Bytes()
-		encoded(start)
+		c.cost += time.Since(start)
 	}
 	return c.gz, nil
 }

@@ -94,10 +94,7 @@ func (m *Master) start() error {
 		}
 		ec.MaxPayload = wire.MaxMessageBytes
 		ec.Auth, ec.Prefix = m.cfg.Auth, m.cfg.Prefix
-		ec.TLSCert, ec.TLSKey = m.cfg.TLSCert, m.cfg.TLSKey
-		if ec.Cluster != "" {
-			ec.TLSCA = m.cfg.TLSCA
-		}
+		ec.TLSCert, ec.TLSKey, ec.TLSCA = m.cfg.TLSCert, m.cfg.TLSKey, m.cfg.TLSCA
 		if m.ns, err = natsembed.Start(ec); err != nil {
 			return err
 		}
