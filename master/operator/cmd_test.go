@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/sdk/sdktest"
+	"github.com/agora-cluster/agora/sdk/wire"
 )
 
 func runCLI(t *testing.T, args ...string) (string, error) {
@@ -66,5 +68,61 @@ func TestClusterCLI(t *testing.T) {
 	}
 	if _, err = runCLI(t, "--masters", masters, "-o", "yaml", "agents"); err == nil {
 		t.Fatal("unknown output format accepted")
+	}
+}
+
+// TestClusterCLIListsAndReactivate: frameworks and tasks are listed (as
+// tables and JSON, tasks filtered by state), a drained agent is
+// reactivated, and the member list comes from AGORA_MASTERS when
+// --masters is not given.
+func TestClusterCLIListsAndReactivate(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Agents(1, "cpus:2;mem:512"), sdktest.Simulated())
+	t.Setenv("AGORA_MASTERS", "127.0.0.1:1,"+c.Leader().HTTPAddr())
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "cli-fw"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	task := wire.TaskInfo{TaskID: "cli-task", Resources: wire.Resources{CPUs: 0.5, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "cli-task", wire.TaskRunning)
+
+	out, err := runCLI(t, "frameworks")
+	if err != nil || !strings.Contains(out, "cli-fw") || !strings.Contains(out, string(d.FrameworkID())) {
+		t.Fatalf("frameworks: %v\n%s", err, out)
+	}
+	// The state view is cached for up to its lifetime: poll for the task.
+	var page master.TaskPage
+	sdktest.Eventually(t, 5*time.Second, func() bool {
+		out, err = runCLI(t, "-o", "json", "tasks", "--state", "TASK_RUNNING")
+		return err == nil && json.Unmarshal([]byte(out), &page) == nil && page.Total == 1
+	}, "tasks --state TASK_RUNNING to list the task")
+	if page.Tasks[0].ID != "cli-task" || page.Tasks[0].FrameworkID != d.FrameworkID() {
+		t.Fatalf("tasks json: %+v", page)
+	}
+	if out, err = runCLI(t, "-o", "json", "tasks", "--state", "TASK_FINISHED"); err != nil || json.Unmarshal([]byte(out), &page) != nil || page.Total != 0 {
+		t.Fatalf("tasks --state TASK_FINISHED: %v\n%s", err, out)
+	}
+	if _, err = runCLI(t, "tasks", "--state", "RUNNING"); err == nil {
+		t.Fatal("a bad --state was accepted")
+	}
+
+	agent := string(o.AgentID)
+	if out, err = runCLI(t, "drain", "--grace", "1m", agent); err != nil || !strings.Contains(out, "draining") {
+		t.Fatalf("drain: %v\n%s", err, out)
+	}
+	if rec, _ := c.Leader().Registry().Agent(o.AgentID); rec.State != "DRAINING" {
+		t.Fatalf("after drain the agent is %s", rec.State)
+	}
+	if out, err = runCLI(t, "reactivate", agent); err != nil {
+		t.Fatalf("reactivate: %v\n%s", err, out)
+	}
+	sdktest.Eventually(t, 5*time.Second, func() bool {
+		rec, _ := c.Leader().Registry().Agent(o.AgentID)
+		return rec.State == "ACTIVE"
+	}, "the agent to be active again")
+	if _, err = runCLI(t, "reactivate", "nope"); err == nil {
+		t.Fatal("reactivating an unknown agent succeeded")
 	}
 }
