@@ -64,15 +64,8 @@ func TestAgentRestartRecoversTasks(t *testing.T) {
 // state is sent.
 func TestAgentLossAndReturn(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "loss"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
-	task := wire.TaskInfo{TaskID: "h", Resources: wire.Resources{CPUs: 0.1, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
-	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
-		t.Fatal(err)
-	}
-	rec.WaitState(t, 5*time.Second, "h", wire.TaskRunning)
+	_, rec, _ := c.RunTask(t, wire.FrameworkInfo{Name: "loss"},
+		wire.TaskInfo{TaskID: "h", Resources: wire.Resources{CPUs: 0.1, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}})
 	id := c.Agents()[0].ID()
 	c.StopAgent(0, false)
 	rec.WaitState(t, 10*time.Second, "h", wire.TaskUnreachable)

@@ -174,7 +174,8 @@ func TestFrameworkFailoverTimeout(t *testing.T) {
 // agent re-registered — no guessing.
 func TestReconciliation(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
-	d, rec, o := runHanging(t, c, wire.FrameworkInfo{Name: "reconcile", FailoverTimeout: wire.Duration(time.Minute)}, "r1", wire.Resources{CPUs: 0.1, MemMB: 8})
+	d, rec, o := c.RunTask(t, wire.FrameworkInfo{Name: "reconcile", FailoverTimeout: wire.Duration(time.Minute)},
+		wire.TaskInfo{TaskID: "r1", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}})
 	ctx := sdktest.Ctx(t, 20*time.Second)
 
 	mark := time.Now()

@@ -63,7 +63,8 @@ func TestHTTPAPI(t *testing.T) {
 		}
 	}
 	taskRes := wire.Resources{CPUs: 1, MemMB: 64}
-	_, _, o := runHanging(t, c, wire.FrameworkInfo{Name: "api", Roles: []string{"web"}}, "t1", taskRes)
+	_, _, o := c.RunTask(t, wire.FrameworkInfo{Name: "api", Roles: []string{"web"}},
+		wire.TaskInfo{TaskID: "t1", Resources: taskRes, Sim: &wire.SimBehavior{Hang: true}})
 	base := "http://" + leader.HTTPAddr()
 
 	// /leader is answered by every master, standbys included.
@@ -213,7 +214,7 @@ func TestSandboxAPI(t *testing.T) {
 // it is fetched gzipped or plain, and that it shows a running task.
 func TestStateEncodings(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Agents(1, "cpus:2;mem:512"), sdktest.Simulated())
-	runHanging(t, c, wire.FrameworkInfo{Name: "enc"}, "t1", wire.Resources{CPUs: 1, MemMB: 64})
+	c.RunTask(t, wire.FrameworkInfo{Name: "enc"}, wire.TaskInfo{TaskID: "t1", Resources: wire.Resources{CPUs: 1, MemMB: 64}, Sim: &wire.SimBehavior{Hang: true}})
 	url := "http://" + c.Leader().HTTPAddr() + "/api/v1/state"
 	fetch := func(enc string) (master.State, string) {
 		t.Helper()

@@ -78,15 +78,8 @@ func TestClusterCLI(t *testing.T) {
 func TestClusterCLIListsAndReactivate(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Agents(1, "cpus:2;mem:512"), sdktest.Simulated())
 	t.Setenv("AGORA_MASTERS", "127.0.0.1:1,"+c.Leader().HTTPAddr())
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "cli-fw"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
-	task := wire.TaskInfo{TaskID: "cli-task", Resources: wire.Resources{CPUs: 0.5, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
-	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
-		t.Fatal(err)
-	}
-	rec.WaitState(t, 5*time.Second, "cli-task", wire.TaskRunning)
+	d, _, o := c.RunTask(t, wire.FrameworkInfo{Name: "cli-fw"},
+		wire.TaskInfo{TaskID: "cli-task", Resources: wire.Resources{CPUs: 0.5, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}})
 
 	out, err := runCLI(t, "frameworks")
 	if err != nil || !strings.Contains(out, "cli-fw") || !strings.Contains(out, string(d.FrameworkID())) {

@@ -259,3 +259,20 @@ func (c *Cluster) RunDriver(t testing.TB, info wire.FrameworkInfo, sched sdk.Sch
 	})
 	return d
 }
+
+// RunTask subscribes a framework with a new Recorder, launches task on
+// the first offer that has room for it, and returns once the task is
+// RUNNING, with the driver, its recorder and the offer used.
+func (c *Cluster) RunTask(t testing.TB, info wire.FrameworkInfo, task wire.TaskInfo) (*sdk.Driver, *Recorder, wire.Offer) {
+	t.Helper()
+	rec := NewRecorder()
+	d := c.RunDriver(t, info, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, func(o wire.Offer) bool { return o.Resources.Contains(task.Resources) })
+	res, err := d.Launch(Ctx(t, 5*time.Second), o, task)
+	if err != nil || len(res.Launched) != 1 {
+		t.Fatalf("sdktest: launch %s: %+v, %v", task.TaskID, res, err)
+	}
+	rec.WaitState(t, 5*time.Second, task.TaskID, wire.TaskRunning)
+	return d, rec, o
+}
