@@ -51,14 +51,11 @@ const recoveryTimeout = 60 * time.Second
 func runFailover(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	o := e.opts
 	t := newTracker()
-	fws, err := startFrameworks(ctx, e, t, o.Frameworks)
+	fws, stop, err := startOffered(ctx, e, t, o.Frameworks, false)
 	if err != nil {
 		return err
 	}
-	defer stopFrameworks(fws, false)
-	if err := waitOffered(ctx, e, fws); err != nil {
-		return err
-	}
+	defer stop()
 	if err := prof.start(); err != nil {
 		return err
 	}

@@ -117,6 +117,21 @@ func startFramework(e *env, t *tracker, idx int) (*framework, error) {
 	return f, nil
 }
 
+// startOffered starts n frameworks and waits until they hold offers for
+// every agent; stop stops them (see stopFrameworks for teardown). On an
+// error nothing is left running.
+func startOffered(ctx context.Context, e *env, t *tracker, n int, teardown bool) (fws []*framework, stop func(), err error) {
+	if fws, err = startFrameworks(ctx, e, t, n); err != nil {
+		return nil, nil, err
+	}
+	stop = func() { stopFrameworks(fws, teardown) }
+	if err := waitOffered(ctx, e, fws); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return fws, stop, nil
+}
+
 // stopFrameworks stops the drivers: with teardown the master kills their
 // tasks (attached clusters outlive the run), otherwise they only
 // disconnect (an in-process cluster is closed next anyway).

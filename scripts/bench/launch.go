@@ -26,14 +26,11 @@ type LaunchResult struct {
 func runLaunch(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	o := e.opts
 	t := newTracker()
-	fws, err := startFrameworks(ctx, e, t, o.Frameworks)
+	fws, stop, err := startOffered(ctx, e, t, o.Frameworks, e.cl == nil)
 	if err != nil {
 		return err
 	}
-	defer stopFrameworks(fws, e.cl == nil)
-	if err := waitOffered(ctx, e, fws); err != nil {
-		return err
-	}
+	defer stop()
 	h0, _, _ := e.leaderMetrics(ctx)
 	if err := prof.start(); err != nil {
 		return err

@@ -39,14 +39,11 @@ const offerTimeout = 5 * time.Second
 func runOffers(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	o := e.opts
 	t := newTracker()
-	fws, err := startFrameworks(ctx, e, t, o.Frameworks)
+	fws, stop, err := startOffered(ctx, e, t, o.Frameworks, e.cl == nil)
 	if err != nil {
 		return err
 	}
-	defer stopFrameworks(fws, e.cl == nil)
-	if err := waitOffered(ctx, e, fws); err != nil {
-		return err
-	}
+	defer stop()
 	if err := prof.start(); err != nil {
 		return err
 	}

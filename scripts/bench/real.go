@@ -115,14 +115,11 @@ func realViaBatch(ctx context.Context, e *env, prof *profiler) (*RealResult, err
 func realViaSDK(ctx context.Context, e *env, prof *profiler) (*RealResult, error) {
 	o := e.opts
 	t := newTracker()
-	fws, err := startFrameworks(ctx, e, t, 1)
+	fws, stop, err := startOffered(ctx, e, t, 1, false)
 	if err != nil {
 		return nil, err
 	}
-	defer stopFrameworks(fws, false)
-	if err := waitOffered(ctx, e, fws); err != nil {
-		return nil, err
-	}
+	defer stop()
 	if err := prof.start(); err != nil {
 		return nil, err
 	}

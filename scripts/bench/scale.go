@@ -64,14 +64,11 @@ type ScaleResult struct {
 func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	o := e.opts
 	t := newTracker()
-	fws, err := startFrameworks(ctx, e, t, o.Frameworks)
+	fws, stop, err := startOffered(ctx, e, t, o.Frameworks, e.cl == nil)
 	if err != nil {
 		return err
 	}
-	defer stopFrameworks(fws, e.cl == nil)
-	if err := waitOffered(ctx, e, fws); err != nil {
-		return err
-	}
+	defer stop()
 	r := &ScaleResult{Agents: e.agentCount()}
 	if r.Launch, err = launchAll(ctx, e, t, fws, o.Tasks, "scale: launching"); err != nil {
 		return err

@@ -94,14 +94,11 @@ type AgentHealth struct {
 func runState(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	o := e.opts
 	t := newTracker()
-	fws, err := startFrameworks(ctx, e, t, o.Frameworks)
+	fws, stop, err := startOffered(ctx, e, t, o.Frameworks, e.cl == nil)
 	if err != nil {
 		return err
 	}
-	defer stopFrameworks(fws, e.cl == nil)
-	if err := waitOffered(ctx, e, fws); err != nil {
-		return err
-	}
+	defer stop()
 	r := &StateResult{Agents: e.agentCount(), Pollers: o.PollState}
 	if r.Launch, err = launchAll(ctx, e, t, fws, o.Tasks, "state: launching"); err != nil {
 		return err
