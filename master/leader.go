@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,6 +31,9 @@ type leader struct {
 	wg       sync.WaitGroup
 	wgMu     sync.Mutex // guards stopping and wg.Add against wg.Wait
 	stopping bool
+	// serving: subscribed to the master subjects (set at the end of
+	// start); until then the leader exists but answers nothing.
+	serving atomic.Bool
 
 	mu         sync.Mutex
 	subs       []*nats.Subscription
@@ -165,6 +169,7 @@ func (l *leader) start() {
 	}
 	l.mu.Unlock()
 	_ = nc.Flush()
+	l.serving.Store(true)
 	l.announce()
 	l.goFunc(l.announceLoop)
 	l.goFunc(l.allocationLoop)

@@ -253,11 +253,12 @@ func (m *Master) currentLeader() (wire.LeaderInfo, *leader) {
 // Name is this master's name.
 func (m *Master) Name() string { return m.cfg.Name }
 
-// IsLeader reports whether this master currently acts as leader.
+// IsLeader reports whether this master currently acts as leader and
+// answers on the master subjects.
 func (m *Master) IsLeader() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.lead != nil
+	return m.lead != nil && m.lead.serving.Load()
 }
 
 // Term is the raft term this master's leadership started in, or 0 when
