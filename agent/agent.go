@@ -57,6 +57,9 @@ type Agent struct {
 	leader          wire.LeaderInfo
 	heartbeatEvery  time.Duration
 	registeringTerm uint64 // highest term a registration was started for
+	// seenTerm, seenSeq: the last numbered LAUNCH or REREGISTER handled
+	// (wire.Launch.Seq), echoed in registrations.
+	seenTerm, seenSeq uint64
 
 	reregister chan struct{}
 	ctx        context.Context

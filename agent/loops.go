@@ -44,6 +44,7 @@ func (a *Agent) register() error {
 		}
 		req.Tasks = append(req.Tasks, rt)
 	}
+	req.SeenTerm, req.SeenSeq = a.seenTerm, a.seenSeq
 	a.mu.Unlock()
 	data, err := wire.Encode(wire.TypeRegisterAgent, string(a.id), 0, req)
 	if err != nil {

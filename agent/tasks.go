@@ -29,7 +29,7 @@ func (a *Agent) onMessage(msg *nats.Msg) {
 			a.log.Warn("bad launch", "err", err)
 			return
 		}
-		a.launch(l.FrameworkID, l.Tasks)
+		a.launch(l.FrameworkID, l.Tasks, env.Term, l.Seq)
 	case wire.TypeKillTask:
 		var k wire.KillTask
 		if err := wire.DecodeBody(env, &k); err == nil {
@@ -51,6 +51,12 @@ func (a *Agent) onMessage(msg *nats.Msg) {
 			a.shutdownFramework(s.FrameworkID)
 		}
 	case wire.TypeReregister:
+		var r wire.Reregister
+		if err := wire.DecodeBody(env, &r); err == nil {
+			a.mu.Lock()
+			a.noteSeq(env.Term, r.Seq)
+			a.mu.Unlock()
+		}
 		a.kickRegister()
 	case wire.TypeSandboxRead:
 		go a.serveSandbox(msg, env)
@@ -58,6 +64,17 @@ func (a *Agent) onMessage(msg *nats.Msg) {
 		a.log.Debug("framework message has no executor to go to", "size", len(msg.Data))
 	default:
 		a.log.Warn("unknown message type from master", "type", env.Type)
+	}
+}
+
+// noteSeq records a handled numbered message of a leader. a.mu is held.
+func (a *Agent) noteSeq(term, seq uint64) {
+	switch {
+	case seq == 0:
+	case term > a.seenTerm:
+		a.seenTerm, a.seenSeq = term, seq
+	case term == a.seenTerm && seq > a.seenSeq:
+		a.seenSeq = seq
 	}
 }
 
@@ -101,7 +118,10 @@ const launchFlushEvery = 20 * time.Millisecond
 // straight to RUNNING; when a launch takes longer than launchFlushEvery
 // (slow process starts, a large batch), the tasks not yet started are
 // reported TASK_STARTING first, so the framework sees them being worked on.
-func (a *Agent) launch(fw wire.FrameworkID, infos []wire.TaskInfo) {
+//
+// term and seq number the LAUNCH (wire.Launch.Seq): the tasks are listed
+// in registrations from the moment the number is.
+func (a *Agent) launch(fw wire.FrameworkID, infos []wire.TaskInfo, term, seq uint64) {
 	var fresh []*task
 	a.mu.Lock()
 	for _, info := range infos {
@@ -114,6 +134,7 @@ func (a *Agent) launch(fw wire.FrameworkID, infos []wire.TaskInfo) {
 		a.tasks[k] = t
 		fresh = append(fresh, t)
 	}
+	a.noteSeq(term, seq)
 	a.mu.Unlock()
 
 	var cps []launcher.Checkpoint

@@ -94,11 +94,12 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		l.alloc.RemoveAgent(info.ID)
 	}
 	// Every task the leader places on this agent (running, or unreachable
-	// since the agent went silent) that the agent does not report. A task
-	// missing from one registration may only have been launched after the
-	// agent listed its tasks: before calling it lost, ask the agent to
-	// register once more — it handles that request after every launch sent
-	// before it, so a task still missing then is lost.
+	// since the agent went silent) that the agent does not report is lost
+	// — if the agent listed its tasks after it handled the task's LAUNCH.
+	// A task launched after the listing (the registration was on its way,
+	// or was one of several sent in a row) keeps its resources, and a
+	// REREGISTER, numbered after that LAUNCH, gets a registration that
+	// settles it.
 	reported := map[taskKey]bool{}
 	for _, rt := range req.Tasks {
 		reported[taskKey{rt.FrameworkID, rt.Task.TaskID}] = true
@@ -107,10 +108,9 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		if reported[k] || t.status.State.Terminal() {
 			continue
 		}
-		if t.missedRegistration {
+		if l.seenLaunch(req, t) {
 			lost = append(lost, t)
 		} else {
-			t.missedRegistration = true
 			keep = append(keep, t)
 		}
 	}
@@ -133,7 +133,6 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		}
 		prev := t.status.State
 		l.placeTask(k, t, info.ID)
-		t.missedRegistration = false
 		t.status = wire.TaskStatus{TaskID: rt.Task.TaskID, AgentID: info.ID, State: rt.State, Source: wire.SourceAgent, Timestamp: time.Now()}
 		if rt.State.Terminal() {
 			// Ended, but its terminal update is not acknowledged yet: keep
@@ -162,7 +161,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		t.recovered = false
 	}
 	if len(keep) > 0 {
-		l.publish(l.m.subj.Agent(info.ID), wire.TypeReregister, l.info())
+		l.askReregister(info.ID)
 	}
 	l.alloc.AddAgent(info.ID, info.Hostname, info.Resources, info.Attributes, used)
 	if rec, _ := l.m.fsm.Agent(info.ID); rec.State == registry.AgentDraining || rec.State == registry.AgentDrained {
@@ -215,7 +214,7 @@ func (l *leader) agentHeartbeat(id wire.AgentID, usage []wire.TaskUsage) {
 	if a == nil {
 		// An agent this leader has not heard register (it missed the
 		// announcement, or the leader changed): ask it to re-register.
-		l.publish(l.m.subj.Agent(id), wire.TypeReregister, l.info())
+		l.askReregister(id)
 	}
 }
 
@@ -228,7 +227,7 @@ func (l *leader) statusUpdates(agent wire.AgentID, ups []wire.StatusUpdate) {
 	if a == nil {
 		l.mu.Unlock()
 		// Not re-registered yet: the agent keeps the updates and resends them.
-		l.publish(l.m.subj.Agent(agent), wire.TypeReregister, l.info())
+		l.askReregister(agent)
 		return
 	}
 	a.lastSeen = time.Now()
@@ -263,7 +262,7 @@ func (l *leader) statusUpdates(agent wire.AgentID, ups []wire.StatusUpdate) {
 	}
 	l.mu.Unlock()
 	if reregister {
-		l.publish(l.m.subj.Agent(agent), wire.TypeReregister, l.info())
+		l.askReregister(agent)
 	}
 	l.sendStatusAcks(agent, selfAcks)
 	for _, fw := range order {

@@ -59,6 +59,7 @@ type leader struct {
 	trigger chan struct{}
 
 	agentLocks [256]sync.Mutex // see agentLock
+	seqs       [64]seqStripe   // see sendNumbered
 
 	snapMu sync.Mutex // guards the cached state view for the HTTP API
 	snap   *stateCache
@@ -105,10 +106,11 @@ type taskState struct {
 	info   wire.TaskInfo
 	status wire.TaskStatus
 	usage  *wire.TaskUsage // last measured by the agent, if any
-	// missedRegistration: the agent's last registration did not list
-	// the task; one more miss and it is lost.
-	missedRegistration bool
-	recovered          bool // resources returned to the allocator
+	// launchSeq numbers the LAUNCH that sent the task to its agent
+	// (seqPending until it is numbered; 0 when the leader learnt the task
+	// from a registration). See agentseq.go.
+	launchSeq atomic.Uint64
+	recovered bool // resources returned to the allocator
 }
 
 const completedTasksKept = 1000

@@ -246,6 +246,7 @@ func (l *leader) accept(fw wire.FrameworkID, c wire.Accept) (wire.AcceptResult, 
 	f.stats.OffersAccepted += uint64(len(offers))
 	l.m.metrics.offers.WithLabelValues("accepted").Add(float64(len(offers)))
 	launch := wire.Launch{FrameworkID: fw}
+	var launched []*taskState
 	seen := map[wire.TaskID]bool{}
 	for _, t := range tasks {
 		if reason := l.checkTask(fw, agent, t, remaining, seen); reason != "" {
@@ -256,12 +257,14 @@ func (l *leader) accept(fw wire.FrameworkID, c wire.Accept) (wire.AcceptResult, 
 		remaining = remaining.Sub(t.Resources)
 		ts := &taskState{fw: fw, agent: agent, info: t,
 			status: wire.TaskStatus{TaskID: t.TaskID, AgentID: agent, State: wire.TaskStaging, Source: wire.SourceMaster, Timestamp: time.Now()}}
+		ts.launchSeq.Store(seqPending)
 		k := taskKey{fw, t.TaskID}
 		l.addTask(k, ts)
 		if a := l.agents[agent]; a != nil {
 			a.tasks[k] = ts
 		}
 		launch.Tasks = append(launch.Tasks, t)
+		launched = append(launched, ts)
 		res.Launched = append(res.Launched, t.TaskID)
 	}
 	f.stats.TasksLaunched += uint64(len(launch.Tasks))
@@ -272,7 +275,13 @@ func (l *leader) accept(fw wire.FrameworkID, c wire.Accept) (wire.AcceptResult, 
 	}
 	l.mu.Unlock()
 	if len(launch.Tasks) > 0 {
-		l.publish(l.m.subj.Agent(agent), wire.TypeLaunch, launch)
+		l.sendNumbered(agent, wire.TypeLaunch, func(seq uint64) any {
+			for _, t := range launched {
+				t.launchSeq.Store(seq)
+			}
+			launch.Seq = seq
+			return launch
+		})
 	}
 	for _, st := range res.Refused {
 		l.sendUpdate(fw, st)

@@ -11,43 +11,33 @@ import (
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
-// TestLateRegistrationDoesNotResurrectAckedTask: an agent lists a task as
-// ended, not yet acknowledged, in a registration that reaches the leader
-// only after the framework acknowledged that end. The leader must not
-// bring the task back (nothing would ever forget it again: the agent,
-// acknowledged, does not resend). Found by the chaos run.
-func TestLateRegistrationDoesNotResurrectAckedTask(t *testing.T) {
-	c := sdktest.Start(t, sdktest.Simulated())
-	nc := natsConn(t, c.NATSURLs()[0])
-	subj := wire.NewSubjects(wire.DefaultPrefix)
-	info := wire.AgentInfo{ID: "raw1", Hostname: "raw1", Resources: wire.Resources{CPUs: 1, MemMB: 256}}
-	register := func(tasks ...wire.RunningTask) {
-		t.Helper()
-		b, err := wire.Encode(wire.TypeRegisterAgent, "raw1", 0, wire.RegisterAgent{Agent: info, Tasks: tasks})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := nc.Request(subj.FromAgent("raw1"), b, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env, err := wire.Decode(resp.Data)
-		if err != nil || env.Type != wire.TypeAgentRegistered {
-			t.Fatalf("registration answered %v %v", env, err)
-		}
-	}
-	inbox := make(chan *nats.Msg, 64)
-	if _, err := nc.ChanSubscribe(subj.Agent("raw1"), inbox); err != nil {
+// rawAgent is an agent driven by hand over NATS, so that a test can send
+// the leader registrations in any order.
+type rawAgent struct {
+	t     *testing.T
+	nc    *nats.Conn
+	subj  wire.Subjects
+	info  wire.AgentInfo
+	inbox chan *nats.Msg
+}
+
+// startRawAgent registers an agent with one cpu and heartbeats for it
+// until the test ends.
+func startRawAgent(t *testing.T, c *sdktest.Cluster, id wire.AgentID) *rawAgent {
+	t.Helper()
+	a := &rawAgent{t: t, nc: natsConn(t, c.NATSURLs()[0]), subj: wire.NewSubjects(wire.DefaultPrefix),
+		info:  wire.AgentInfo{ID: id, Hostname: string(id), Resources: wire.Resources{CPUs: 1, MemMB: 256}},
+		inbox: make(chan *nats.Msg, 64)}
+	if _, err := a.nc.ChanSubscribe(a.subj.Agent(id), a.inbox); err != nil {
 		t.Fatal(err)
 	}
-	register()
-	// Heartbeat as an agent does, so that it stays registered.
+	a.register(wire.RegisterAgent{})
 	stop := make(chan struct{})
-	defer close(stop)
+	t.Cleanup(func() { close(stop) })
 	go func() {
-		hb, _ := wire.Encode(wire.TypeAgentHeartbeat, "raw1", 0, wire.AgentHeartbeat{})
+		hb, _ := wire.Encode(wire.TypeAgentHeartbeat, string(id), 0, wire.AgentHeartbeat{AgentID: id})
 		for {
-			_ = nc.Publish(subj.FromAgent("raw1"), hb)
+			_ = a.nc.Publish(a.subj.FromAgent(id), hb)
 			select {
 			case <-stop:
 				return
@@ -55,6 +45,74 @@ func TestLateRegistrationDoesNotResurrectAckedTask(t *testing.T) {
 			}
 		}
 	}()
+	return a
+}
+
+// register sends req (its Agent filled in) and waits for the answer.
+func (a *rawAgent) register(req wire.RegisterAgent) {
+	a.t.Helper()
+	req.Agent = a.info
+	b, err := wire.Encode(wire.TypeRegisterAgent, string(a.info.ID), 0, req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	resp, err := a.nc.Request(a.subj.FromAgent(a.info.ID), b, 5*time.Second)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	env, err := wire.Decode(resp.Data)
+	if err != nil || env.Type != wire.TypeAgentRegistered {
+		a.t.Fatalf("registration answered %v %v", env, err)
+	}
+}
+
+// send publishes a message as the agent.
+func (a *rawAgent) send(typ wire.Type, body any) {
+	a.t.Helper()
+	b, err := wire.Encode(typ, string(a.info.ID), 0, body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if err := a.nc.Publish(a.subj.FromAgent(a.info.ID), b); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// next returns the next message of one of the types for the agent.
+func (a *rawAgent) next(want ...wire.Type) wire.Envelope {
+	a.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m := <-a.inbox:
+			env, err := wire.Decode(m.Data)
+			if err == nil && slices.Contains(want, env.Type) {
+				return env
+			}
+		case <-deadline:
+			a.t.Fatalf("no %s for the agent", want)
+		}
+	}
+}
+
+// leaderTask returns the leader's view of a task.
+func leaderTask(c *sdktest.Cluster, id wire.TaskID) (wire.TaskState, bool) {
+	for _, tv := range c.Leader().StateView().Tasks {
+		if tv.ID == id {
+			return tv.State, true
+		}
+	}
+	return "", false
+}
+
+// TestLateRegistrationDoesNotResurrectAckedTask: an agent lists a task as
+// ended, not yet acknowledged, in a registration that reaches the leader
+// only after the framework acknowledged that end. The leader must not
+// bring the task back (nothing would ever forget it again: the agent,
+// acknowledged, does not resend). Found by the chaos run.
+func TestLateRegistrationDoesNotResurrectAckedTask(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Simulated())
+	a := startRawAgent(t, c, "raw1")
 
 	rec := sdktest.NewRecorder()
 	d := c.RunDriver(t, wire.FrameworkInfo{Name: "late"}, rec)
@@ -66,35 +124,13 @@ func TestLateRegistrationDoesNotResurrectAckedTask(t *testing.T) {
 	}
 	// The agent's side by hand: the launch arrives, the task ends, the
 	// end is reported and acknowledged.
-	next := func(want ...wire.Type) wire.Envelope {
-		t.Helper()
-		deadline := time.After(5 * time.Second)
-		for {
-			select {
-			case m := <-inbox:
-				env, err := wire.Decode(m.Data)
-				if err == nil && slices.Contains(want, env.Type) {
-					return env
-				}
-			case <-deadline:
-				t.Fatalf("no %s for the agent", want)
-			}
-		}
-	}
-	next(wire.TypeLaunch)
+	a.next(wire.TypeLaunch)
 	const uuid = "00000000000000000000000000000001"
-	end := wire.StatusUpdate{FrameworkID: d.FrameworkID(), Status: wire.TaskStatus{TaskID: "t1", AgentID: "raw1",
-		State: wire.TaskFinished, Source: wire.SourceAgent, UUID: uuid, Timestamp: time.Now()}}
-	b, err := wire.Encode(wire.TypeStatusUpdate, "raw1", 0, end)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nc.Publish(subj.FromAgent("raw1"), b); err != nil {
-		t.Fatal(err)
-	}
+	a.send(wire.TypeStatusUpdate, wire.StatusUpdate{FrameworkID: d.FrameworkID(), Status: wire.TaskStatus{TaskID: "t1", AgentID: "raw1",
+		State: wire.TaskFinished, Source: wire.SourceAgent, UUID: uuid, Timestamp: time.Now()}})
 	rec.WaitState(t, 5*time.Second, "t1", wire.TaskFinished)
 	for acked := false; !acked; {
-		env := next(wire.TypeStatusAck, wire.TypeStatusAcks)
+		env := a.next(wire.TypeStatusAck, wire.TypeStatusAcks)
 		var one wire.StatusAck
 		var many wire.StatusAcks
 		if env.Type == wire.TypeStatusAck {
@@ -103,31 +139,76 @@ func TestLateRegistrationDoesNotResurrectAckedTask(t *testing.T) {
 			acked = wire.DecodeBody(env, &many) == nil && slices.ContainsFunc(many.Acks, func(a wire.StatusAck) bool { return a.UUID == uuid })
 		}
 	}
-	known := func() bool {
-		for _, tv := range c.Leader().StateView().Tasks {
-			if tv.ID == "t1" {
-				return true
-			}
-		}
-		return false
-	}
-	if known() {
+	if _, known := leaderTask(c, "t1"); known {
 		t.Fatal("the leader still lists t1 after its end was acknowledged")
 	}
 
 	// The stale registration, listing t1 as ended and unacknowledged.
-	register(wire.RunningTask{FrameworkID: d.FrameworkID(), Task: task, State: wire.TaskFinished, UpdateUUID: uuid})
-	if known() {
+	a.register(wire.RegisterAgent{Tasks: []wire.RunningTask{{FrameworkID: d.FrameworkID(), Task: task, State: wire.TaskFinished, UpdateUUID: uuid}}})
+	if _, known := leaderTask(c, "t1"); known {
 		t.Fatal("a late registration brought back t1, whose end was acknowledged")
 	}
 	// A task the leader never heard of is still learnt from a registration.
 	other := wire.TaskInfo{TaskID: "t2", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}}
-	register(wire.RunningTask{FrameworkID: d.FrameworkID(), Task: other, State: wire.TaskRunning})
-	found := false
-	for _, tv := range c.Leader().StateView().Tasks {
-		found = found || tv.ID == "t2" && tv.State == wire.TaskRunning
+	a.register(wire.RegisterAgent{Tasks: []wire.RunningTask{{FrameworkID: d.FrameworkID(), Task: other, State: wire.TaskRunning}}})
+	if st, _ := leaderTask(c, "t2"); st != wire.TaskRunning {
+		t.Fatalf("a running task reported at registration is %q, want TASK_RUNNING", st)
 	}
-	if !found {
-		t.Fatal("a running task reported at registration is not listed")
+}
+
+// TestRegistrationsBeforeLaunchDoNotLoseTask: after a partition heals, an
+// agent can send several registrations in a row; those it listed before it
+// handled a LAUNCH do not list the launched task, however many there are.
+// The task is lost only when a registration listed after the LAUNCH (the
+// agent echoes the LAUNCH's number) omits it. Found by the chaos run.
+func TestRegistrationsBeforeLaunchDoNotLoseTask(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Simulated())
+	a := startRawAgent(t, c, "raw1")
+
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "seq"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, func(o wire.Offer) bool { return o.AgentID == "raw1" })
+	task := wire.TaskInfo{TaskID: "t1", Resources: wire.Resources{CPUs: 0.5, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
+	if res, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil || len(res.Launched) != 1 {
+		t.Fatalf("launch: %+v, %v", res, err)
+	}
+	env := a.next(wire.TypeLaunch)
+	var launch wire.Launch
+	if err := wire.DecodeBody(env, &launch); err != nil || launch.Seq == 0 {
+		t.Fatalf("LAUNCH %+v (%v): want a number", launch, err)
+	}
+
+	// Three registrations listed before the LAUNCH was handled: one that
+	// has seen nothing of this leader, two that saw earlier numbers.
+	a.register(wire.RegisterAgent{})
+	a.register(wire.RegisterAgent{SeenTerm: env.Term, SeenSeq: launch.Seq - 1})
+	a.register(wire.RegisterAgent{SeenTerm: env.Term - 1, SeenSeq: launch.Seq + 5})
+	if st, known := leaderTask(c, "t1"); !known || st.Terminal() {
+		t.Fatalf("t1 is %q (known %v) after registrations that predate its launch; want it kept", st, known)
+	}
+	// The leader asks for a registration numbered after the LAUNCH.
+	var rr wire.Reregister
+	for rr.Seq <= launch.Seq {
+		if err := wire.DecodeBody(a.next(wire.TypeReregister), &rr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A registration that has seen the LAUNCH and lists the task keeps it;
+	// one that has seen it and does not list it loses it.
+	running := wire.RunningTask{FrameworkID: d.FrameworkID(), Task: task, State: wire.TaskRunning}
+	a.register(wire.RegisterAgent{Tasks: []wire.RunningTask{running}, SeenTerm: env.Term, SeenSeq: launch.Seq})
+	if st, _ := leaderTask(c, "t1"); st != wire.TaskRunning {
+		t.Fatalf("t1 is %q after a registration listing it running", st)
+	}
+	for _, u := range rec.Updates() {
+		if u.TaskID == "t1" && u.State.Terminal() {
+			t.Fatalf("the framework was told %s about t1, which runs", u.State)
+		}
+	}
+	a.register(wire.RegisterAgent{SeenTerm: env.Term, SeenSeq: rr.Seq})
+	lost := rec.WaitState(t, 5*time.Second, "t1", wire.TaskLost)
+	if lost.Reason != wire.ReasonAgentRestarted {
+		t.Fatalf("t1 lost with reason %q, want %q", lost.Reason, wire.ReasonAgentRestarted)
 	}
 }

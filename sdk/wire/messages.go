@@ -371,9 +371,17 @@ type RunningTask struct {
 }
 
 // RegisterAgent is sent by an agent to register or re-register.
+//
+// SeenTerm and SeenSeq name the last numbered message (LAUNCH or
+// REREGISTER, see Launch.Seq) the agent had handled when it listed Tasks:
+// the leader of that term knows the list includes every task it launched
+// up to that number, and does not call a task launched later lost for
+// being absent.
 type RegisterAgent struct {
-	Agent AgentInfo     `json:"agent"`
-	Tasks []RunningTask `json:"tasks,omitempty"`
+	Agent    AgentInfo     `json:"agent"`
+	Tasks    []RunningTask `json:"tasks,omitempty"`
+	SeenTerm uint64        `json:"seen_term,omitempty"`
+	SeenSeq  uint64        `json:"seen_seq,omitempty"`
 }
 
 // Validate implements Validator.
@@ -418,9 +426,15 @@ func (s StatusUpdate) Validate() error {
 }
 
 // Launch asks an agent to run tasks.
+//
+// Seq numbers the LAUNCH and REREGISTER messages a leader sends one agent,
+// from 1 within the leader's term, in the order they are sent. The agent
+// echoes the highest it has handled in its registrations (RegisterAgent.
+// SeenSeq).
 type Launch struct {
 	FrameworkID FrameworkID `json:"framework_id"`
 	Tasks       []TaskInfo  `json:"tasks"`
+	Seq         uint64      `json:"seq,omitempty"`
 }
 
 // Validate implements Validator.
@@ -463,6 +477,13 @@ type ShutdownFramework struct {
 
 // Validate implements Validator.
 func (s ShutdownFramework) Validate() error { return required("framework_id", s.FrameworkID) }
+
+// Reregister asks an agent to register again, listing its tasks. Seq is
+// numbered with the agent's LAUNCH messages (see Launch.Seq).
+type Reregister struct {
+	LeaderInfo
+	Seq uint64 `json:"seq,omitempty"`
+}
 
 // LeaderInfo says who leads.
 type LeaderInfo struct {
