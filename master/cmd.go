@@ -46,11 +46,13 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "tls-ca", Usage: "CA (PEM) that the master's own NATS client trusts; with --tls-cert and --nats-cluster, NATS routes between masters use TLS verified against it both ways (the certificate must allow server and client auth)"},
 			&cli.StringFlag{Name: "auth-file", Usage: "JSON file of NATS identities (masters, agents, frameworks) for the embedded NATS"},
 			&cli.StringFlag{Name: "operator-token", EnvVars: []string{"AGORA_OPERATOR_TOKEN"}, Usage: "token required by HTTP calls that change state"},
+			&cli.BoolFlag{Name: "enable-debug", Usage: "serve Go profiles (pprof) under /debug/pprof/ on the HTTP API, behind the operator token"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		},
 		Action: func(c *cli.Context) error {
 			cfg := DefaultConfig()
 			cfg.OperatorToken = c.String("operator-token")
+			cfg.EnableDebug = c.Bool("enable-debug")
 			cfg.TLSCert, cfg.TLSKey, cfg.TLSCA = c.String("tls-cert"), c.String("tls-key"), c.String("tls-ca")
 			if f := c.String("auth-file"); f != "" {
 				a, err := natsembed.LoadAuth(f)

@@ -40,6 +40,9 @@ type Config struct {
 	// OperatorToken, if set, is required (Authorization: Bearer) by every
 	// HTTP call that changes state.
 	OperatorToken string
+	// EnableDebug serves the Go runtime's profiles (net/http/pprof) under
+	// /debug/pprof/ on the HTTP API, behind the operator token.
+	EnableDebug bool
 	// Auth, if set, secures the embedded NATS: every client logs in as one
 	// of its identities, confined to its own subjects, and a framework
 	// bound to a principal may subscribe only with that principal. The

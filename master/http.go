@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,11 @@ func (m *Master) startHTTP() error {
 	mux.HandleFunc("GET /api/v1/members", m.handleMembers)
 	mux.HandleFunc("GET /api/v1/agents/{agent}/sandbox/{framework}/{task}", m.leaderOnly(m.handleSandbox))
 	mux.HandleFunc("GET /api/v1/agents/{agent}/sandbox/{framework}/{task}/{file...}", m.leaderOnly(m.handleSandbox))
+	if m.cfg.EnableDebug {
+		mux.HandleFunc("GET /debug/pprof/", m.operator(pprof.Index))
+		mux.HandleFunc("GET /debug/pprof/profile", m.operator(pprof.Profile))
+		mux.HandleFunc("GET /debug/pprof/trace", m.operator(pprof.Trace))
+	}
 	mux.Handle("GET /", ui.Handler())
 	m.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	m.goFunc(func() {
