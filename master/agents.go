@@ -114,7 +114,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 			keep = append(keep, t)
 		}
 	}
-	a := &agentState{info: info, lastSeen: time.Now(), tasks: map[taskKey]*taskState{}}
+	a := &agentState{info: info, lastSeen: time.Now(), every: l.agentInterval(info.ID), tasks: map[taskKey]*taskState{}}
 	l.agents[info.ID] = a
 	used := map[wire.FrameworkID]wire.Resources{}
 	for _, rt := range req.Tasks {
@@ -175,12 +175,13 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		l.sendUpdate(t.fw, st)
 	}
 	l.markDirty(info.ID)
+	every := a.every
 	l.mu.Unlock()
 
-	l.log.Debug("agent registered", "agent", info.ID, "tasks", len(req.Tasks), "known", known)
+	l.log.Debug("agent registered", "agent", info.ID, "tasks", len(req.Tasks), "known", known, "heartbeat", every)
 	l.reply(msg, wire.TypeAgentRegistered, wire.AgentRegistered{
 		AgentID:           info.ID,
-		HeartbeatInterval: wire.Duration(l.m.cfg.AgentHeartbeatInterval),
+		HeartbeatInterval: wire.Duration(every),
 		Leader:            l.info(),
 	}, nil)
 }

@@ -37,6 +37,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "prefix", Value: wire.DefaultPrefix, Usage: "subject prefix"},
 			&cli.DurationFlag{Name: "agent-heartbeat", Value: d.AgentHeartbeatInterval, Usage: "agent heartbeat interval"},
 			&cli.DurationFlag{Name: "agent-timeout", Value: d.AgentTimeout, Usage: "silence after which an agent is unreachable"},
+			&cli.Float64Flag{Name: "max-agent-heartbeats", Value: d.MaxAgentHeartbeats, Usage: "heartbeats per second asked of all agents together (0: no bound): with more agents, each heartbeats less often than --agent-heartbeat and is unreachable after proportionally more than --agent-timeout"},
 			&cli.DurationFlag{Name: "agent-gone-timeout", Value: d.AgentGoneTimeout, Usage: "unreachable time after which an agent is gone (0: never)"},
 			&cli.DurationFlag{Name: "offer-timeout", Value: d.OfferTimeout, Usage: "rescind offers held longer (0: never)"},
 			&cli.DurationFlag{Name: "allocation-interval", Value: d.AllocationInterval, Usage: "period of the full allocation pass"},
@@ -68,6 +69,7 @@ func Command() *cli.Command {
 			cfg.Prefix = c.String("prefix")
 			cfg.AgentHeartbeatInterval = c.Duration("agent-heartbeat")
 			cfg.AgentTimeout = c.Duration("agent-timeout")
+			cfg.MaxAgentHeartbeats = c.Float64("max-agent-heartbeats")
 			cfg.OfferTimeout = c.Duration("offer-timeout")
 			cfg.AgentGoneTimeout = c.Duration("agent-gone-timeout")
 			cfg.AllocationInterval = c.Duration("allocation-interval")

@@ -56,6 +56,11 @@ type Config struct {
 	// after an election, registered agents that have not re-registered
 	// within it are too.
 	AgentTimeout time.Duration
+	// MaxAgentHeartbeats bounds the heartbeats per second the leader asks
+	// of all agents together (0: no bound). With more agents than
+	// AgentHeartbeatInterval allows, each is told to heartbeat less often,
+	// and the silence after which it is unreachable grows in proportion.
+	MaxAgentHeartbeats float64
 	// AgentGoneTimeout: an agent unreachable this long is marked GONE and
 	// its tasks TASK_GONE (0: never).
 	AgentGoneTimeout time.Duration
@@ -99,6 +104,7 @@ func DefaultConfig() Config {
 		Prefix:                     wire.DefaultPrefix,
 		AgentHeartbeatInterval:     time.Second,
 		AgentTimeout:               5 * time.Second,
+		MaxAgentHeartbeats:         2000,
 		AgentGoneTimeout:           10 * time.Minute,
 		FrameworkHeartbeatInterval: 2 * time.Second,
 		FrameworkReregisterTimeout: time.Minute,
@@ -141,6 +147,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.MaxAgentHeartbeats < 0 {
+		errs = append(errs, errors.New("max agent heartbeats must not be negative"))
 	}
 	if c.OfferTimeout < 0 || c.DefaultRefuse < 0 {
 		errs = append(errs, errors.New("offer timeout and default refuse must not be negative"))

@@ -16,11 +16,12 @@ import (
 // re-registered with this leader.
 func (l *leader) checkAgents() {
 	now := time.Now()
-	timeout := l.m.cfg.AgentTimeout
+	cfg := &l.m.cfg
 	var silent, gone []wire.AgentID
 	recs := l.m.fsm.AgentStatuses()
 	l.mu.Lock()
-	windowOver := now.Sub(l.electedAt) > timeout
+	l.registryAgents = countAgents(recs)
+	windowOver := now.Sub(l.electedAt) > silenceAllowed(cfg, heartbeatEvery(cfg, l.registryAgents))
 	for _, rec := range recs {
 		id := rec.ID
 		switch {
@@ -32,7 +33,7 @@ func (l *leader) checkAgents() {
 		}
 	}
 	for id, a := range l.agents {
-		if now.Sub(a.lastSeen) > timeout {
+		if now.Sub(a.lastSeen) > silenceAllowed(cfg, a.every) {
 			silent = append(silent, id)
 		}
 	}
@@ -40,7 +41,7 @@ func (l *leader) checkAgents() {
 	// Each agent's change is a raft write; many run at once so that raft
 	// batches them (a loaded cluster can lose thousands of agents at once).
 	l.forEachAgent(gone, l.markAgentGone)
-	l.forEachAgent(silent, func(id wire.AgentID) { l.markAgentUnreachable(id, timeout) })
+	l.forEachAgent(silent, l.markAgentUnreachable)
 }
 
 // agentWriters bounds the agent state changes written to raft at once.
@@ -74,14 +75,17 @@ func (l *leader) agentLock(id wire.AgentID) *sync.Mutex {
 // markAgentUnreachable records in raft that a silent agent is unreachable
 // and then forgets its offers and resources — unless it was heard from
 // meanwhile.
-func (l *leader) markAgentUnreachable(id wire.AgentID, timeout time.Duration) {
+func (l *leader) markAgentUnreachable(id wire.AgentID) {
 	lock := l.agentLock(id)
 	lock.Lock()
 	defer lock.Unlock()
+	timeout := l.m.cfg.AgentTimeout
 	l.mu.Lock()
-	if a := l.agents[id]; a != nil && time.Since(a.lastSeen) <= timeout {
-		l.mu.Unlock()
-		return
+	if a := l.agents[id]; a != nil {
+		if timeout = silenceAllowed(&l.m.cfg, a.every); time.Since(a.lastSeen) <= timeout {
+			l.mu.Unlock()
+			return
+		}
 	}
 	l.mu.Unlock()
 	rec, ok := l.m.fsm.Agent(id)
@@ -134,7 +138,7 @@ func (l *leader) agentUnreachable(id wire.AgentID, a *agentState) {
 	for _, t := range a.tasks {
 		t.recovered = true
 		st := masterUpdate(t.info.TaskID, id, wire.TaskUnreachable, wire.ReasonAgentUnreachable,
-			"agent %s has not been heard from for %s", id, l.m.cfg.AgentTimeout)
+			"agent %s has not been heard from for %s", id, silenceAllowed(&l.m.cfg, a.every))
 		t.status = st
 		l.sendUpdate(t.fw, st)
 	}

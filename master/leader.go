@@ -55,6 +55,9 @@ type leader struct {
 	dirtySince time.Time // first allocation trigger since the last pass
 	// drainKilled marks draining agents whose tasks were sent kills.
 	drainKilled map[wire.AgentID]bool
+	// registryAgents: the registry's agents that are not gone, counted
+	// by the health check; heartbeat intervals are sized for them.
+	registryAgents int
 
 	trigger chan struct{}
 
@@ -73,6 +76,7 @@ type taskKey struct {
 type agentState struct {
 	info     wire.AgentInfo
 	lastSeen time.Time
+	every    time.Duration // heartbeat interval the agent was given
 	tasks    map[taskKey]*taskState
 }
 
@@ -135,6 +139,7 @@ func newLeader(m *Master, term uint64) (*leader, error) {
 		drainKilled: map[wire.AgentID]bool{},
 		trigger:     make(chan struct{}, 1),
 	}
+	l.registryAgents = countAgents(m.fsm.AgentStatuses())
 	for _, r := range m.fsm.Roles() {
 		if err := l.alloc.SetRole(r.Name, r.Weight, r.Quota); err != nil {
 			l.log.Warn("role from registry rejected by allocator", "role", r.Name, "err", err)

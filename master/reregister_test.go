@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,14 @@ type rawAgent struct {
 // startRawAgent registers an agent with one cpu and heartbeats for it
 // until the test ends.
 func startRawAgent(t *testing.T, c *sdktest.Cluster, id wire.AgentID) *rawAgent {
+	a := newRawAgent(t, c, id)
+	a.register(wire.RegisterAgent{})
+	a.heartbeat(200 * time.Millisecond)
+	return a
+}
+
+// newRawAgent connects an agent that has not registered yet.
+func newRawAgent(t *testing.T, c *sdktest.Cluster, id wire.AgentID) *rawAgent {
 	t.Helper()
 	a := &rawAgent{t: t, nc: natsConn(t, c.NATSURLs()[0]), subj: wire.NewSubjects(wire.DefaultPrefix),
 		info:  wire.AgentInfo{ID: id, Hostname: string(id), Resources: wire.Resources{CPUs: 1, MemMB: 256}},
@@ -31,25 +40,32 @@ func startRawAgent(t *testing.T, c *sdktest.Cluster, id wire.AgentID) *rawAgent 
 	if _, err := a.nc.ChanSubscribe(a.subj.Agent(id), a.inbox); err != nil {
 		t.Fatal(err)
 	}
-	a.register(wire.RegisterAgent{})
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	go func() {
-		hb, _ := wire.Encode(wire.TypeAgentHeartbeat, string(id), 0, wire.AgentHeartbeat{AgentID: id})
-		for {
-			_ = a.nc.Publish(a.subj.FromAgent(id), hb)
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}()
 	return a
 }
 
-// register sends req (its Agent filled in) and waits for the answer.
-func (a *rawAgent) register(req wire.RegisterAgent) {
+// heartbeat heartbeats every d until the test ends or the returned stop
+// is called.
+func (a *rawAgent) heartbeat(d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done) }) }
+	a.t.Cleanup(stop)
+	go func() {
+		hb, _ := wire.Encode(wire.TypeAgentHeartbeat, string(a.info.ID), 0, wire.AgentHeartbeat{AgentID: a.info.ID})
+		for {
+			_ = a.nc.Publish(a.subj.FromAgent(a.info.ID), hb)
+			select {
+			case <-done:
+				return
+			case <-time.After(d):
+			}
+		}
+	}()
+	return stop
+}
+
+// register sends req (its Agent filled in) and returns the answer.
+func (a *rawAgent) register(req wire.RegisterAgent) wire.AgentRegistered {
 	a.t.Helper()
 	req.Agent = a.info
 	b, err := wire.Encode(wire.TypeRegisterAgent, string(a.info.ID), 0, req)
@@ -60,10 +76,12 @@ func (a *rawAgent) register(req wire.RegisterAgent) {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	env, err := wire.Decode(resp.Data)
-	if err != nil || env.Type != wire.TypeAgentRegistered {
+	var reg wire.AgentRegistered
+	env, err := wire.DecodeAs(resp.Data, wire.TypeAgentRegistered, &reg)
+	if err != nil {
 		a.t.Fatalf("registration answered %v %v", env, err)
 	}
+	return reg
 }
 
 // send publishes a message as the agent.

@@ -132,9 +132,12 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.HeartbeatTimeout, DefaultHeartbeatTimeout)
 	def(&c.ElectionTimeout, DefaultElectionTimeout)
-	if def(&c.LeaderLeaseTimeout, DefaultLeaderLeaseTimeout) && c.LeaderLeaseTimeout > c.HeartbeatTimeout {
-		// raft requires lease <= heartbeat; only a defaulted lease is
-		// adjusted, an explicit one is reported by raft.ValidateConfig.
+	if def(&c.LeaderLeaseTimeout, max(DefaultLeaderLeaseTimeout, c.HeartbeatTimeout/2)) && c.LeaderLeaseTimeout > c.HeartbeatTimeout {
+		// A defaulted lease grows with the heartbeat timeout (half of it,
+		// as raft's own defaults), so that a leader on a loaded machine,
+		// given longer timeouts, does not still step down after a 250 ms
+		// stall. raft requires lease <= heartbeat; only a defaulted lease
+		// is adjusted, an explicit one is reported by raft.ValidateConfig.
 		c.LeaderLeaseTimeout = c.HeartbeatTimeout
 	}
 	def(&c.CommitTimeout, DefaultCommitTimeout)

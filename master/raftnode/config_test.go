@@ -61,6 +61,9 @@ func TestConfigDefaults(t *testing.T) {
 	if c := (Config{HeartbeatTimeout: 100 * time.Millisecond}).withDefaults(); c.LeaderLeaseTimeout != 100*time.Millisecond {
 		t.Fatalf("defaulted lease = %s, want capped at 100ms", c.LeaderLeaseTimeout)
 	}
+	if c := (Config{HeartbeatTimeout: 2 * time.Second}).withDefaults(); c.LeaderLeaseTimeout != time.Second {
+		t.Fatalf("defaulted lease with a 2s heartbeat timeout = %s, want 1s (half)", c.LeaderLeaseTimeout)
+	}
 	if c := (Config{HeartbeatTimeout: 100 * time.Millisecond, LeaderLeaseTimeout: time.Second}).withDefaults(); c.LeaderLeaseTimeout != time.Second {
 		t.Fatalf("explicit lease changed to %s", c.LeaderLeaseTimeout)
 	}

@@ -1,0 +1,55 @@
+package master
+
+import (
+	"time"
+
+	"github.com/agora-cluster/agora/master/registry"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// Agents heartbeat less often the more of them there are, so that the
+// leader and its NATS servers handle at most MaxAgentHeartbeats a second
+// (10,000 agents at the default 2,000/s heartbeat every 5 s rather than
+// every second). An agent learns its interval when it registers; the
+// silence after which it is unreachable keeps the configured ratio to it
+// (5 s for 1 s by default, so 25 s for 5 s).
+
+// heartbeatEvery is the interval asked of agents when there are n.
+func heartbeatEvery(cfg *Config, n int) time.Duration {
+	every := cfg.AgentHeartbeatInterval
+	if cfg.MaxAgentHeartbeats > 0 {
+		every = max(every, time.Duration(float64(n)/cfg.MaxAgentHeartbeats*float64(time.Second)))
+	}
+	return every
+}
+
+// silenceAllowed is how long an agent told to heartbeat every `every` may
+// stay silent before it is unreachable.
+func silenceAllowed(cfg *Config, every time.Duration) time.Duration {
+	if every <= cfg.AgentHeartbeatInterval {
+		return cfg.AgentTimeout
+	}
+	return time.Duration(float64(cfg.AgentTimeout) * float64(every) / float64(cfg.AgentHeartbeatInterval))
+}
+
+// countAgents is how many agents the registry holds that are not gone
+// (those an agent's heartbeat interval is sized for).
+func countAgents(recs []registry.AgentStatus) int {
+	n := 0
+	for _, r := range recs {
+		if r.State != registry.AgentGone {
+			n++
+		}
+	}
+	return n
+}
+
+// agentInterval is the heartbeat interval for an agent registering now.
+// l.mu is held.
+func (l *leader) agentInterval(id wire.AgentID) time.Duration {
+	n := len(l.agents)
+	if l.agents[id] == nil {
+		n++
+	}
+	return heartbeatEvery(&l.m.cfg, max(n, l.registryAgents))
+}
