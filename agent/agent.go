@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -56,7 +57,8 @@ type Agent struct {
 	registered      bool
 	leader          wire.LeaderInfo
 	heartbeatEvery  time.Duration
-	registeringTerm uint64 // highest term a registration was started for
+	registerSpread  time.Duration // from the last registration's answer
+	registeringTerm uint64        // highest term a registration was started for
 	// seenTerm, seenSeq: the last numbered LAUNCH or REREGISTER handled
 	// (wire.Launch.Seq), echoed in registrations.
 	seenTerm, seenSeq uint64
@@ -349,9 +351,24 @@ func (a *Agent) onLeader(msg *nats.Msg) {
 	if newer {
 		a.registeringTerm = env.Term
 	}
+	spread := a.registerSpread
 	a.mu.Unlock()
-	if newer {
-		a.log.Info("new leader announced", "leader", li.Name, "term", env.Term)
-		a.kickRegister()
+	if !newer {
+		return
 	}
+	a.log.Info("new leader announced", "leader", li.Name, "term", env.Term)
+	if spread <= 0 {
+		a.kickRegister()
+		return
+	}
+	// A large cluster's agents spread their registrations with the new
+	// leader rather than all sending them at once.
+	wait := rand.N(spread)
+	a.goFunc(func() {
+		select {
+		case <-a.ctx.Done():
+		case <-time.After(wait):
+			a.kickRegister()
+		}
+	})
 }

@@ -75,6 +75,7 @@ func (a *Agent) register() error {
 	a.registered = true
 	a.leader = reg.Leader
 	a.heartbeatEvery = reg.HeartbeatInterval.D()
+	a.registerSpread = reg.RegisterSpread.D()
 	a.mu.Unlock()
 	a.count.registrations.Add(1)
 	a.log.Info("registered", "leader", reg.Leader.Name, "term", env.Term, "tasks", len(req.Tasks))

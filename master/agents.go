@@ -114,7 +114,8 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 			keep = append(keep, t)
 		}
 	}
-	a := &agentState{info: info, lastSeen: time.Now(), every: l.agentInterval(info.ID), tasks: map[taskKey]*taskState{}}
+	n := l.agentsFor(info.ID)
+	a := &agentState{info: info, lastSeen: time.Now(), every: heartbeatEvery(&l.m.cfg, n), tasks: map[taskKey]*taskState{}}
 	l.agents[info.ID] = a
 	used := map[wire.FrameworkID]wire.Resources{}
 	for _, rt := range req.Tasks {
@@ -182,6 +183,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	l.reply(msg, wire.TypeAgentRegistered, wire.AgentRegistered{
 		AgentID:           info.ID,
 		HeartbeatInterval: wire.Duration(every),
+		RegisterSpread:    wire.Duration(registerSpread(&l.m.cfg, n)),
 		Leader:            l.info(),
 	}, nil)
 }

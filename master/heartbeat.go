@@ -32,6 +32,17 @@ func silenceAllowed(cfg *Config, every time.Duration) time.Duration {
 	return time.Duration(float64(cfg.AgentTimeout) * float64(every) / float64(cfg.AgentHeartbeatInterval))
 }
 
+// registerSpread is the time over which agents, when there are n, spread
+// their registrations with a new leader: n / (5 × MaxAgentHeartbeats), so
+// that at most 10,000 a second arrive by default (1 s at 10,000 agents,
+// 100 ms at 1,000).
+func registerSpread(cfg *Config, n int) time.Duration {
+	if cfg.MaxAgentHeartbeats <= 0 {
+		return 0
+	}
+	return time.Duration(float64(n) / (5 * cfg.MaxAgentHeartbeats) * float64(time.Second))
+}
+
 // countAgents is how many agents the registry holds that are not gone
 // (those an agent's heartbeat interval is sized for).
 func countAgents(recs []registry.AgentStatus) int {
@@ -44,12 +55,12 @@ func countAgents(recs []registry.AgentStatus) int {
 	return n
 }
 
-// agentInterval is the heartbeat interval for an agent registering now.
-// l.mu is held.
-func (l *leader) agentInterval(id wire.AgentID) time.Duration {
+// agentsFor is the number of agents an agent registering now sizes its
+// heartbeat and registration spread for. l.mu is held.
+func (l *leader) agentsFor(id wire.AgentID) int {
 	n := len(l.agents)
 	if l.agents[id] == nil {
 		n++
 	}
-	return heartbeatEvery(&l.m.cfg, max(n, l.registryAgents))
+	return max(n, l.registryAgents)
 }

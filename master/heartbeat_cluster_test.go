@@ -11,7 +11,8 @@ import (
 
 // TestHeartbeatIntervalGrowsWithAgents: with at most 10 heartbeats a
 // second asked of all agents, the first agent heartbeats every 100 ms (the
-// configured interval), the second every 200 ms, the third every 300 ms;
+// configured interval), the second every 200 ms, the third every 300 ms
+// (and they spread their registrations over 20, 40 and 60 ms);
 // and an agent told 300 ms may stay silent three times as long as one told
 // 100 ms before it is unreachable.
 func TestHeartbeatIntervalGrowsWithAgents(t *testing.T) {
@@ -21,8 +22,13 @@ func TestHeartbeatIntervalGrowsWithAgents(t *testing.T) {
 	var stops []func()
 	for i, want := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond} {
 		a := newRawAgent(t, c, wire.AgentID([]string{"h1", "h2", "h3"}[i]))
-		if got := a.register(wire.RegisterAgent{}).HeartbeatInterval.D(); got != want {
+		reg := a.register(wire.RegisterAgent{})
+		if got := reg.HeartbeatInterval.D(); got != want {
 			t.Fatalf("agent %d of 3 told to heartbeat every %s, want %s", i+1, got, want)
+		}
+		// 50 registrations a second (5 × 10): 20 ms per agent.
+		if got, want := reg.RegisterSpread.D(), time.Duration(i+1)*20*time.Millisecond; got != want {
+			t.Fatalf("agent %d of 3 told to spread its registrations over %s, want %s", i+1, got, want)
 		}
 		stops = append(stops, a.heartbeat(50*time.Millisecond))
 	}

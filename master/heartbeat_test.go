@@ -25,9 +25,17 @@ func TestHeartbeatScalesWithAgents(t *testing.T) {
 			t.Errorf("%d agents: unreachable after %s, want %s", c.agents, s, c.silent)
 		}
 	}
+	for n, want := range map[int]time.Duration{10: time.Millisecond, 1000: 100 * time.Millisecond, 10000: time.Second} {
+		if got := registerSpread(&cfg, n); got != want {
+			t.Errorf("%d agents: registrations spread over %s, want %s", n, got, want)
+		}
+	}
 	cfg.MaxAgentHeartbeats = 0
 	if every := heartbeatEvery(&cfg, 100000); every != time.Second {
 		t.Errorf("unbounded: every %s, want the configured 1s", every)
+	}
+	if got := registerSpread(&cfg, 100000); got != 0 {
+		t.Errorf("unbounded: registrations spread over %s, want 0", got)
 	}
 	cfg.MaxAgentHeartbeats = -1
 	cfg.Name, cfg.DataDir, cfg.RaftAddr = "m1", t.TempDir(), "127.0.0.1:0"

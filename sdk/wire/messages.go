@@ -388,10 +388,16 @@ type RegisterAgent struct {
 func (r RegisterAgent) Validate() error { return r.Agent.Validate() }
 
 // AgentRegistered answers RegisterAgent.
+//
+// RegisterSpread, when set, is how long an agent spreads its registration
+// with a new leader over: it waits a random time up to it after the
+// announcement, so that a large cluster's agents do not all register at
+// the same instant.
 type AgentRegistered struct {
 	AgentID           AgentID    `json:"agent_id"`
 	HeartbeatInterval Duration   `json:"heartbeat_interval"`
 	Leader            LeaderInfo `json:"leader"`
+	RegisterSpread    Duration   `json:"register_spread,omitempty"`
 }
 
 // AgentHeartbeat is sent periodically by a registered agent. Every few
