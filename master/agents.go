@@ -97,9 +97,9 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	// since the agent went silent) that the agent does not report is lost
 	// — if the agent listed its tasks after it handled the task's LAUNCH.
 	// A task launched after the listing (the registration was on its way,
-	// or was one of several sent in a row) keeps its resources, and a
-	// REREGISTER, numbered after that LAUNCH, gets a registration that
-	// settles it.
+	// or was one of several sent in a row) keeps its resources; if the
+	// agent has not reported on it a heartbeat interval later, a
+	// REREGISTER, numbered after its LAUNCH, settles it (settleAgents).
 	reported := map[taskKey]bool{}
 	for _, rt := range req.Tasks {
 		reported[taskKey{rt.FrameworkID, rt.Task.TaskID}] = true
@@ -162,7 +162,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		t.recovered = false
 	}
 	if len(keep) > 0 {
-		l.askReregister(info.ID)
+		a.unsettled, a.unsettledAt = keep, time.Now()
 	}
 	l.alloc.AddAgent(info.ID, info.Hostname, info.Resources, info.Attributes, used)
 	if rec, _ := l.m.fsm.Agent(info.ID); rec.State == registry.AgentDraining || rec.State == registry.AgentDrained {

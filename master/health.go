@@ -37,11 +37,38 @@ func (l *leader) checkAgents() {
 			silent = append(silent, id)
 		}
 	}
+	unsettled := l.settleAgents(now)
 	l.mu.Unlock()
+	for _, id := range unsettled {
+		l.askReregister(id)
+	}
 	// Each agent's change is a raft write; many run at once so that raft
 	// batches them (a loaded cluster can lose thousands of agents at once).
 	l.forEachAgent(gone, l.markAgentGone)
 	l.forEachAgent(silent, l.markAgentUnreachable)
+}
+
+// settleAgents returns the agents to ask for a registration because a
+// task their last registration had not seen launched is still unheard of
+// a heartbeat interval later (its LAUNCH may have been lost; a task the
+// agent runs has reported by then). Asking at once instead would keep an
+// agent that is being launched on re-registering for ever, each
+// registration missing the latest launches. l.mu is held.
+func (l *leader) settleAgents(now time.Time) []wire.AgentID {
+	var ids []wire.AgentID
+	for id, a := range l.agents {
+		if len(a.unsettled) == 0 || now.Sub(a.unsettledAt) <= a.every {
+			continue
+		}
+		for _, t := range a.unsettled {
+			if t.agent == id && t.status.Source == wire.SourceMaster && !t.status.State.Terminal() {
+				ids = append(ids, id)
+				break
+			}
+		}
+		a.unsettled = nil
+	}
+	return ids
 }
 
 // agentWriters bounds the agent state changes written to raft at once.

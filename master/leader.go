@@ -78,6 +78,10 @@ type agentState struct {
 	lastSeen time.Time
 	every    time.Duration // heartbeat interval the agent was given
 	tasks    map[taskKey]*taskState
+	// unsettled: tasks its last registration (at unsettledAt) had not
+	// seen launched; see settleAgents.
+	unsettled   []*taskState
+	unsettledAt time.Time
 }
 
 type frameworkState struct {

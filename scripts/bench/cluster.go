@@ -70,7 +70,7 @@ func newEnv(ctx context.Context, o *Options, prog *progress) (*env, error) {
 			MasterConfig: func(mc *master.Config) {
 				if o.RaftTimeout > 0 {
 					mc.RaftHeartbeatTimeout, mc.RaftElectionTimeout = o.RaftTimeout, o.RaftTimeout
-					mc.RaftLeaderLease = o.RaftTimeout / 2
+					mc.RaftLeaderLease = o.RaftTimeout
 				}
 			},
 		})

@@ -2,9 +2,12 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/agora-cluster/agora/sdk/wire"
 )
@@ -52,6 +55,9 @@ type ScaleResult struct {
 	// offers that event carried.
 	ReviveToOffers Latency `json:"revive_to_offers"`
 	OffersPerPass  int     `json:"offers_per_pass"`
+	// RevivesWithoutLeader counts probes whose REVIVE no leader answered
+	// (a leader change under way); they are not in ReviveToOffers.
+	RevivesWithoutLeader int `json:"revives_without_leader,omitempty"`
 	// Failover, with three masters: one leader kill under this load.
 	Failover *FailoverSample `json:"failover,omitempty"`
 	Tasks    TaskCounts      `json:"tasks"`
@@ -110,11 +116,16 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	for i := range o.Revives {
 		e.prog.set(true, "scale: revive probe %d/%d", i+1, o.Revives)
 		d, n, err := reviveProbe(ctx, t, fws[0])
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() == nil && errors.Is(err, nats.ErrNoResponders):
+			r.RevivesWithoutLeader++
+			e.log.Warn("REVIVE probe found no leader", "err", err)
+		case err != nil:
 			return err
+		default:
+			probes = append(probes, d)
+			r.OffersPerPass = n
 		}
-		probes = append(probes, d)
-		r.OffersPerPass = n
 		if err := sleepCtx(ctx, settle); err != nil {
 			return err
 		}
@@ -154,6 +165,9 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	res.figure("allocation pass, p99 ≤ (steady)", r.AllocationPass.P99LeMS, "ms", "", nil)
 	res.figure("REVIVE → OFFERS p50", r.ReviveToOffers.P50, "ms", "", nil)
 	res.figure("offers per full pass", float64(r.OffersPerPass), "", "", nil)
+	if r.RevivesWithoutLeader > 0 {
+		res.figure("REVIVE probes that found no leader", float64(r.RevivesWithoutLeader), "", "", nil)
+	}
 	if r.StatePolling != nil {
 		stateFigures(res, "while steady: ", *r.StatePolling)
 	}
