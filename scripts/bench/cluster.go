@@ -231,6 +231,26 @@ func (e *env) leaderMetrics(ctx context.Context) (map[string]*histogram, map[str
 	return scrapeMetrics(ctx, "http://"+li.HTTP+"/metrics")
 }
 
+// awaitLeaderMetrics scrapes the metrics of the leader, waiting up to
+// recoveryTimeout for one (a leader change may be under way), and says
+// which leader it was.
+func (e *env) awaitLeaderMetrics(ctx context.Context) (wire.LeaderInfo, map[string]*histogram, error) {
+	var li wire.LeaderInfo
+	var h map[string]*histogram
+	var last error
+	err := poll(ctx, recoveryTimeout, func() bool {
+		if li, last = e.leader(ctx); last != nil || li.HTTP == "" {
+			return false
+		}
+		h, _, last = scrapeMetrics(ctx, "http://"+li.HTTP+"/metrics")
+		return last == nil
+	})
+	if err != nil {
+		return li, nil, fmt.Errorf("bench: no leader's metrics within %s: %w", recoveryTimeout, errors.Join(err, last))
+	}
+	return li, h, nil
+}
+
 // leaderMaster returns the in-process leader, or nil.
 func (e *env) leaderMaster() *master.Master {
 	if e.cl == nil {

@@ -37,6 +37,9 @@ type SteadyUsage struct {
 	// Agent child processes, when there are any: their summed RSS and CPU.
 	AgentProcsRSSMB    float64 `json:"agent_procs_rss_mb,omitempty"`
 	AgentProcsCPUCores float64 `json:"agent_procs_cpu_cores,omitempty"`
+	// LeaderChanges is how many terms passed during the interval (the
+	// allocation passes are then not reported: they span masters).
+	LeaderChanges uint64 `json:"leader_changes,omitempty"`
 }
 
 // ScaleResult is what the scale scenario measured.
@@ -157,6 +160,9 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	res.figure("Go heap free, not yet returned (steady)", st.HeapRetainedMB, "MB", "", nil)
 	res.figure("goroutine stacks (steady)", st.StackInuseMB, fmt.Sprintf("MB (%d goroutines)", st.Goroutines), "", nil)
 	res.figure("CPU (steady)", st.CPUCores, "cores", "≤ 1 core", ptr(st.CPUCores <= 1))
+	if st.LeaderChanges > 0 {
+		res.figure("leader changes (steady)", float64(st.LeaderChanges), "", "", nil)
+	}
 	if st.AgentProcsRSSMB > 0 {
 		res.figure("agent processes RSS", st.AgentProcsRSSMB, "MB", "", nil)
 		res.figure("agent processes CPU", st.AgentProcsCPUCores, "cores", "", nil)
@@ -194,7 +200,7 @@ func declineAll(ctx context.Context, f *framework, ids []wire.OfferID) error {
 // master's allocation passes over d.
 func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, HistogramSummary, error) {
 	var u SteadyUsage
-	h0, _, err := e.leaderMetrics(ctx)
+	li0, h0, err := e.awaitLeaderMetrics(ctx)
 	if err != nil {
 		return u, HistogramSummary{}, err
 	}
@@ -223,7 +229,7 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 		return u, HistogramSummary{}, err
 	}
 	c1 := agentProcsCPU(e)
-	h1, _, err := e.leaderMetrics(ctx)
+	li1, h1, err := e.awaitLeaderMetrics(ctx)
 	if err != nil {
 		return u, HistogramSummary{}, err
 	}
@@ -248,6 +254,10 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 	u.AgentProcsRSSMB = round3(u.AgentProcsRSSMB)
 	if c1 > 0 && wall > 0 {
 		u.AgentProcsCPUCores = round3((c1 - c0) / wall)
+	}
+	if li1.Term != li0.Term {
+		u.LeaderChanges = li1.Term - li0.Term
+		return u, HistogramSummary{}, nil
 	}
 	pass := h1["agora_master_allocation_pass_seconds"].minus(h0["agora_master_allocation_pass_seconds"]).summary()
 	return u, pass, nil

@@ -7,6 +7,8 @@ import (
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
+// checkPolling checks a polling result (its Seconds is rounded to ms: a
+// few fast requests may show 0).
 func checkPolling(t *testing.T, what string, s StatePollResult, pollers, atLeast int) {
 	t.Helper()
 	if s.Pollers != pollers || s.Requests < atLeast || s.Errors != 0 || s.Latency.N != s.Requests || s.FirstByte.N != s.Requests {
@@ -15,7 +17,7 @@ func checkPolling(t *testing.T, what string, s StatePollResult, pollers, atLeast
 	if s.Latency.Min <= 0 || s.Latency.P50 > s.Latency.P99 || s.Latency.P99 > s.Latency.Max || s.FirstByte.Max > s.Latency.Max {
 		t.Fatalf("%s latency: %+v, first byte %+v", what, s.Latency, s.FirstByte)
 	}
-	if s.BytesMin <= 0 || s.BytesMin > s.BytesMean || s.BytesMean > s.BytesMax || s.RequestsPerSecond <= 0 || s.Seconds <= 0 {
+	if s.BytesMin <= 0 || s.BytesMin > s.BytesMean || s.BytesMean > s.BytesMax || s.RequestsPerSecond <= 0 || s.Seconds < 0 {
 		t.Fatalf("%s sizes and rate: %+v", what, s)
 	}
 }
