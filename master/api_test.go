@@ -43,7 +43,16 @@ func get(t *testing.T, c *http.Client, url string, out any) *http.Response {
 
 func send(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
+	return sendAs(t, "", method, url, body)
+}
+
+// sendAs sends a request with the operator token (none if "").
+func sendAs(t *testing.T, token, method, url, body string) (int, string) {
+	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
@@ -113,6 +114,23 @@ func (a *rawAgent) next(want ...wire.Type) wire.Envelope {
 	}
 }
 
+// launchOnRawAgent starts a cluster with a hand-driven agent raw1 and a
+// framework, which launches task t1 (hanging) on raw1.
+func launchOnRawAgent(t *testing.T, fw string) (*sdktest.Cluster, *rawAgent, *sdk.Driver, *sdktest.Recorder, wire.TaskInfo) {
+	t.Helper()
+	c := sdktest.Start(t, sdktest.Simulated())
+	a := startRawAgent(t, c, "raw1")
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: fw}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, func(o wire.Offer) bool { return o.AgentID == "raw1" })
+	task := wire.TaskInfo{TaskID: "t1", Resources: wire.Resources{CPUs: 0.5, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
+	if res, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil || len(res.Launched) != 1 {
+		t.Fatalf("launch: %+v, %v", res, err)
+	}
+	return c, a, d, rec, task
+}
+
 // leaderTask returns the leader's view of a task.
 func leaderTask(c *sdktest.Cluster, id wire.TaskID) (wire.TaskState, bool) {
 	for _, tv := range c.Leader().StateView().Tasks {
@@ -129,17 +147,7 @@ func leaderTask(c *sdktest.Cluster, id wire.TaskID) (wire.TaskState, bool) {
 // bring the task back (nothing would ever forget it again: the agent,
 // acknowledged, does not resend). Found by the chaos run.
 func TestLateRegistrationDoesNotResurrectAckedTask(t *testing.T) {
-	c := sdktest.Start(t, sdktest.Simulated())
-	a := startRawAgent(t, c, "raw1")
-
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "late"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, func(o wire.Offer) bool { return o.AgentID == "raw1" })
-	task := wire.TaskInfo{TaskID: "t1", Resources: wire.Resources{CPUs: 0.5, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
-	if res, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil || len(res.Launched) != 1 {
-		t.Fatalf("launch: %+v, %v", res, err)
-	}
+	c, a, d, rec, task := launchOnRawAgent(t, "late")
 	// The agent's side by hand: the launch arrives, the task ends, the
 	// end is reported and acknowledged.
 	a.next(wire.TypeLaunch)
@@ -180,17 +188,7 @@ func TestLateRegistrationDoesNotResurrectAckedTask(t *testing.T) {
 // The task is lost only when a registration listed after the LAUNCH (the
 // agent echoes the LAUNCH's number) omits it. Found by the chaos run.
 func TestRegistrationsBeforeLaunchDoNotLoseTask(t *testing.T) {
-	c := sdktest.Start(t, sdktest.Simulated())
-	a := startRawAgent(t, c, "raw1")
-
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "seq"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, func(o wire.Offer) bool { return o.AgentID == "raw1" })
-	task := wire.TaskInfo{TaskID: "t1", Resources: wire.Resources{CPUs: 0.5, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
-	if res, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil || len(res.Launched) != 1 {
-		t.Fatalf("launch: %+v, %v", res, err)
-	}
+	c, a, d, rec, task := launchOnRawAgent(t, "seq")
 	env := a.next(wire.TypeLaunch)
 	var launch wire.Launch
 	if err := wire.DecodeBody(env, &launch); err != nil || launch.Seq == 0 {
