@@ -276,10 +276,8 @@ func (l *leader) statusUpdates(agent wire.AgentID, ups []wire.StatusUpdate) {
 // rescindAgentOffers withdraws every outstanding offer of an agent.
 // l.mu is held.
 func (l *leader) rescindAgentOffers(id wire.AgentID) {
-	for oid, o := range l.offers {
-		if o.AgentID == id {
-			l.rescind(oid, o)
-		}
+	for oid, o := range l.agentOffer[id] {
+		l.rescind(oid, o)
 	}
 }
 

@@ -3,6 +3,8 @@ package master_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -222,4 +224,37 @@ func TestReconciliation(t *testing.T) {
 	rec.WaitUpdate(t, 5*time.Second, func(s wire.TaskStatus) bool {
 		return s.TaskID == "r1" && s.State == wire.TaskRunning && s.Reason == wire.ReasonReconciliation && s.Timestamp.After(mark)
 	})
+}
+
+// TestAgentLossRescindsItsOffers: draining an agent rescinds the offers of
+// its resources, and so does losing one; other agents' offers stay.
+func TestAgentLossRescindsItsOffers(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(3, "cpus:1;mem:256"), sdktest.Simulated())
+	rec := sdktest.NewRecorder()
+	c.RunDriver(t, wire.FrameworkInfo{Name: "holder"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	held := map[wire.AgentID]wire.OfferID{}
+	sdktest.Eventually(t, 5*time.Second, func() bool {
+		for _, o := range rec.Outstanding() {
+			held[o.AgentID] = o.ID
+		}
+		return len(held) == 3
+	}, "an offer from each of the 3 agents")
+	ids := make([]wire.AgentID, 0, 3)
+	for _, a := range c.Agents() {
+		ids = append(ids, a.ID())
+	}
+	rescinded := func(id wire.OfferID) bool { return slices.Contains(rec.Rescinded(), id) }
+
+	base := "http://" + c.Leader().HTTPAddr()
+	if code, body := send(t, "POST", base+"/api/v1/agents/"+string(ids[0])+"/drain", `{}`); code != http.StatusOK {
+		t.Fatalf("drain: HTTP %d %s", code, body)
+	}
+	sdktest.Eventually(t, 5*time.Second, func() bool { return rescinded(held[ids[0]]) }, "the drained agent's offer rescinded")
+
+	c.StopAgent(1, false)
+	sdktest.Eventually(t, 10*time.Second, func() bool { return rescinded(held[ids[1]]) }, "the lost agent's offer rescinded")
+	if rescinded(held[ids[2]]) {
+		t.Fatalf("the offer of %s, which nothing happened to, was rescinded", ids[2])
+	}
 }

@@ -41,6 +41,7 @@ type leader struct {
 	agents     map[wire.AgentID]*agentState
 	frameworks map[wire.FrameworkID]*frameworkState
 	offers     map[wire.OfferID]*offer
+	agentOffer map[wire.AgentID]map[wire.OfferID]*offer // l.offers by agent
 	tasks      map[taskKey]*taskState
 	// byAgent indexes tasks by the agent they were placed on, so that work
 	// on one agent (re-registration, loss) never walks every task.
@@ -136,6 +137,7 @@ func newLeader(m *Master, term uint64) (*leader, error) {
 		agents:      map[wire.AgentID]*agentState{},
 		frameworks:  map[wire.FrameworkID]*frameworkState{},
 		offers:      map[wire.OfferID]*offer{},
+		agentOffer:  map[wire.AgentID]map[wire.OfferID]*offer{},
 		tasks:       map[taskKey]*taskState{},
 		byAgent:     map[wire.AgentID]map[taskKey]*taskState{},
 		forgotten:   map[taskKey]*taskState{},

@@ -122,6 +122,10 @@ func (l *leader) makeOffers(allocs []allocator.Allocation) map[wire.FrameworkID]
 			created: now,
 		}
 		l.offers[o.ID] = o
+		if l.agentOffer[o.AgentID] == nil {
+			l.agentOffer[o.AgentID] = map[wire.OfferID]*offer{}
+		}
+		l.agentOffer[o.AgentID][o.ID] = o
 		f.offers[o.ID] = o
 		f.stats.OffersSent++
 		l.m.metrics.offers.WithLabelValues("sent").Inc()
@@ -144,6 +148,12 @@ func (l *leader) rescind(id wire.OfferID, o *offer) {
 
 func (l *leader) removeOffer(id wire.OfferID, o *offer) {
 	delete(l.offers, id)
+	if byAgent := l.agentOffer[o.AgentID]; byAgent != nil {
+		delete(byAgent, id)
+		if len(byAgent) == 0 {
+			delete(l.agentOffer, o.AgentID)
+		}
+	}
 	if f := l.frameworks[o.FrameworkID]; f != nil {
 		delete(f.offers, id)
 	}

@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -163,6 +164,13 @@ func (r *Recorder) Outstanding() []wire.Offer {
 		out = append(out, o)
 	}
 	return out
+}
+
+// Rescinded returns the IDs of the offers rescinded so far, in order.
+func (r *Recorder) Rescinded() []wire.OfferID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.rescinded)
 }
 
 // OffersReceived counts every offer ever received.
