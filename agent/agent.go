@@ -64,10 +64,12 @@ type Agent struct {
 	seenTerm, seenSeq uint64
 
 	reregister chan struct{}
-	ctx        context.Context
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-	stopOnce   sync.Once
+	// heartbeatChanged: a leader announcement changed heartbeatEvery.
+	heartbeatChanged chan struct{}
+	ctx              context.Context
+	cancel           context.CancelFunc
+	wg               sync.WaitGroup
+	stopOnce         sync.Once
 }
 
 var errStaleLeader = errors.New("agent: reply from a deposed leader")
@@ -131,10 +133,11 @@ func Start(cfg Config) (*Agent, error) {
 			ID: id, Hostname: hostname, Resources: res, Attributes: cfg.Attributes,
 			Isolation: isolationOf(exec),
 		},
-		tasks:      map[taskKey]*task{},
-		reregister: make(chan struct{}, 1),
-		ctx:        ctx,
-		cancel:     cancel,
+		tasks:            map[taskKey]*task{},
+		reregister:       make(chan struct{}, 1),
+		heartbeatChanged: make(chan struct{}, 1),
+		ctx:              ctx,
+		cancel:           cancel,
 	}
 	store, rec, err := openCheckpoints(cfg.WorkDir)
 	if err != nil {
@@ -288,6 +291,13 @@ func (a *Agent) Registered() (bool, wire.LeaderInfo) {
 	return a.registered, a.leader
 }
 
+// HeartbeatInterval is the interval the agent heartbeats at now.
+func (a *Agent) HeartbeatInterval() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.heartbeatEvery
+}
+
 // Stop stops the agent. With killTasks it kills its tasks first (waiting
 // up to their grace); otherwise they keep running and a restarted agent
 // recovers them. Safe to call twice.
@@ -352,7 +362,19 @@ func (a *Agent) onLeader(msg *nats.Msg) {
 		a.registeringTerm = env.Term
 	}
 	spread := a.registerSpread
+	// The leader this agent is registered with asks for another
+	// heartbeat interval (its cluster grew or shrank).
+	changed := !newer && a.registered && env.Term == a.leader.Term && li.AgentHeartbeat > 0 && li.AgentHeartbeat.D() != a.heartbeatEvery
+	if changed {
+		a.heartbeatEvery = li.AgentHeartbeat.D()
+	}
 	a.mu.Unlock()
+	if changed {
+		select {
+		case a.heartbeatChanged <- struct{}{}:
+		default:
+		}
+	}
 	if !newer {
 		return
 	}

@@ -102,6 +102,13 @@ func (a *Agent) heartbeat() {
 			return
 		case <-a.reregister:
 			return
+		case <-a.heartbeatChanged:
+			a.mu.Lock()
+			every = a.heartbeatEvery
+			a.mu.Unlock()
+			if every > 0 {
+				t.Reset(every)
+			}
 		case <-t.C:
 			msg := data
 			if n%usageEvery == 0 {

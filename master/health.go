@@ -33,7 +33,7 @@ func (l *leader) checkAgents() {
 		}
 	}
 	for id, a := range l.agents {
-		if now.Sub(a.lastSeen) > silenceAllowed(cfg, a.every) {
+		if now.Sub(a.lastSeen) > l.agentSilenceAllowed(a) {
 			silent = append(silent, id)
 		}
 	}
@@ -109,7 +109,7 @@ func (l *leader) markAgentUnreachable(id wire.AgentID) {
 	timeout := l.m.cfg.AgentTimeout
 	l.mu.Lock()
 	if a := l.agents[id]; a != nil {
-		if timeout = silenceAllowed(&l.m.cfg, a.every); time.Since(a.lastSeen) <= timeout {
+		if timeout = l.agentSilenceAllowed(a); time.Since(a.lastSeen) <= timeout {
 			l.mu.Unlock()
 			return
 		}
@@ -165,7 +165,7 @@ func (l *leader) agentUnreachable(id wire.AgentID, a *agentState) {
 	for _, t := range a.tasks {
 		t.recovered = true
 		st := masterUpdate(t.info.TaskID, id, wire.TaskUnreachable, wire.ReasonAgentUnreachable,
-			"agent %s has not been heard from for %s", id, silenceAllowed(&l.m.cfg, a.every))
+			"agent %s has not been heard from for %s", id, l.agentSilenceAllowed(a))
 		t.status = st
 		l.sendUpdate(t.fw, st)
 	}

@@ -10,9 +10,11 @@ import (
 // Agents heartbeat less often the more of them there are, so that the
 // leader and its NATS servers handle at most MaxAgentHeartbeats a second
 // (10,000 agents at the default 2,000/s heartbeat every 5 s rather than
-// every second). An agent learns its interval when it registers; the
-// silence after which it is unreachable keeps the configured ratio to it
-// (5 s for 1 s by default, so 25 s for 5 s).
+// every second). An agent learns its interval when it registers, and
+// adopts the one in each leader announcement (so the agents of a cluster
+// that fills up slow down as it does); the silence after which it is
+// unreachable keeps the configured ratio to it (5 s for 1 s by default,
+// so 25 s for 5 s).
 
 // heartbeatEvery is the interval asked of agents when there are n.
 func heartbeatEvery(cfg *Config, n int) time.Duration {
@@ -41,6 +43,13 @@ func registerSpread(cfg *Config, n int) time.Duration {
 		return 0
 	}
 	return time.Duration(float64(n) / (5 * cfg.MaxAgentHeartbeats) * float64(time.Second))
+}
+
+// agentSilenceAllowed is how long the leader waits for a heartbeat of an
+// agent: for the longer of the interval it gave the agent at registration
+// and the one it last announced. l.mu is held.
+func (l *leader) agentSilenceAllowed(a *agentState) time.Duration {
+	return silenceAllowed(&l.m.cfg, max(a.every, l.announcedEvery))
 }
 
 // countAgents is how many agents the registry holds that are not gone

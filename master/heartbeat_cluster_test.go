@@ -12,9 +12,8 @@ import (
 // TestHeartbeatIntervalGrowsWithAgents: with at most 10 heartbeats a
 // second asked of all agents, the first agent heartbeats every 100 ms (the
 // configured interval), the second every 200 ms, the third every 300 ms
-// (and they spread their registrations over 20, 40 and 60 ms);
-// and an agent told 300 ms may stay silent three times as long as one told
-// 100 ms before it is unreachable.
+// (and they spread their registrations over 20, 40 and 60 ms); one that
+// falls silent is still found unreachable, and the others are not.
 func TestHeartbeatIntervalGrowsWithAgents(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Agents(0, ""), sdktest.WithMasterConfig(func(mc *master.Config) {
 		mc.AgentHeartbeatInterval, mc.AgentTimeout, mc.MaxAgentHeartbeats = 100*time.Millisecond, time.Second, 10
@@ -40,14 +39,36 @@ func TestHeartbeatIntervalGrowsWithAgents(t *testing.T) {
 		}
 		return ""
 	}
-	// All three fall silent at once: h1 is unreachable after 1 s, h3 only
-	// after 3 s.
-	for _, stop := range stops {
-		stop()
-	}
+	stops[0]()
 	sdktest.Eventually(t, 10*time.Second, func() bool { return state("h1") == "UNREACHABLE" }, "h1 unreachable")
-	if st := state("h3"); st != "ACTIVE" {
-		t.Fatalf("h3, told to heartbeat every 300 ms, is %s when h1 (100 ms) became unreachable; want ACTIVE", st)
+	for _, id := range []wire.AgentID{"h2", "h3"} {
+		if st := state(id); st != "ACTIVE" {
+			t.Fatalf("%s, heartbeating, is %s", id, st)
+		}
 	}
-	sdktest.Eventually(t, 10*time.Second, func() bool { return state("h3") == "UNREACHABLE" }, "h3 unreachable")
+}
+
+// TestAgentsAdoptAnnouncedHeartbeat: an agent registered while the
+// cluster was small slows its heartbeat when the leader announces a
+// longer interval for the grown cluster.
+func TestAgentsAdoptAnnouncedHeartbeat(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(), sdktest.WithMasterConfig(func(mc *master.Config) {
+		mc.AgentHeartbeatInterval, mc.MaxAgentHeartbeats = 100*time.Millisecond, 10
+	}))
+	real := c.Agents()[0]
+	if got := real.HeartbeatInterval(); got != 100*time.Millisecond {
+		t.Fatalf("the first agent heartbeats every %s, want 100ms", got)
+	}
+	for _, id := range []wire.AgentID{"g1", "g2", "g3"} {
+		a := newRawAgent(t, c, id)
+		a.register(wire.RegisterAgent{})
+		a.heartbeat(50 * time.Millisecond)
+	}
+	// Four agents, ten heartbeats a second in all: every 400 ms.
+	sdktest.Eventually(t, 10*time.Second, func() bool { return real.HeartbeatInterval() == 400*time.Millisecond },
+		"the first agent heartbeating every 400ms (now %s)", real.HeartbeatInterval())
+	// It stays registered and ACTIVE at that pace.
+	if ok, _ := real.Registered(); !ok {
+		t.Fatal("the agent is not registered any more")
+	}
 }

@@ -59,6 +59,9 @@ type leader struct {
 	// registryAgents: the registry's agents that are not gone, counted
 	// by the health check; heartbeat intervals are sized for them.
 	registryAgents int
+	// announcedEvery: the heartbeat interval the last announcement asked
+	// of agents (they adopt it; see agentSilenceAllowed).
+	announcedEvery time.Duration
 
 	trigger chan struct{}
 
@@ -263,7 +266,12 @@ func (l *leader) reply(msg *nats.Msg, t wire.Type, body any, err error) {
 }
 
 func (l *leader) announce() {
-	l.publish(l.m.subj.Leader(), wire.TypeLeader, l.info())
+	li := l.info()
+	l.mu.Lock()
+	l.announcedEvery = heartbeatEvery(&l.m.cfg, max(len(l.agents), l.registryAgents))
+	li.AgentHeartbeat = wire.Duration(l.announcedEvery)
+	l.mu.Unlock()
+	l.publish(l.m.subj.Leader(), wire.TypeLeader, li)
 }
 
 func (l *leader) announceLoop() {

@@ -491,11 +491,14 @@ type Reregister struct {
 	Seq uint64 `json:"seq,omitempty"`
 }
 
-// LeaderInfo says who leads.
+// LeaderInfo says who leads. In the leader's periodic announcements,
+// AgentHeartbeat is the heartbeat interval it asks of agents now (it grows
+// with the cluster); registered agents adopt it.
 type LeaderInfo struct {
-	Name string `json:"name"`
-	Term uint64 `json:"term"`
-	HTTP string `json:"http,omitempty"`
+	Name           string   `json:"name"`
+	Term           uint64   `json:"term"`
+	HTTP           string   `json:"http,omitempty"`
+	AgentHeartbeat Duration `json:"agent_heartbeat,omitempty"`
 }
 
 // Validate implements Validator.
