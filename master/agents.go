@@ -99,7 +99,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	// A task launched after the listing (the registration was on its way,
 	// or was one of several sent in a row) keeps its resources; if the
 	// agent has not reported on it a heartbeat interval later, a
-	// REREGISTER, numbered after its LAUNCH, settles it (settleAgents).
+	// REREGISTER, numbered after its LAUNCH, settles it (needsSettling).
 	reported := map[taskKey]bool{}
 	for _, rt := range req.Tasks {
 		reported[taskKey{rt.FrameworkID, rt.Task.TaskID}] = true

@@ -32,12 +32,15 @@ func (l *leader) checkAgents() {
 			gone = append(gone, id)
 		}
 	}
+	var unsettled []wire.AgentID
 	for id, a := range l.agents {
 		if now.Sub(a.lastSeen) > l.agentSilenceAllowed(a) {
 			silent = append(silent, id)
 		}
+		if l.needsSettling(id, a, now) {
+			unsettled = append(unsettled, id)
+		}
 	}
-	unsettled := l.settleAgents(now)
 	l.mu.Unlock()
 	for _, id := range unsettled {
 		l.askReregister(id)
@@ -48,27 +51,25 @@ func (l *leader) checkAgents() {
 	l.forEachAgent(silent, l.markAgentUnreachable)
 }
 
-// settleAgents returns the agents to ask for a registration because a
-// task their last registration had not seen launched is still unheard of
-// a heartbeat interval later (its LAUNCH may have been lost; a task the
-// agent runs has reported by then). Asking at once instead would keep an
-// agent that is being launched on re-registering for ever, each
-// registration missing the latest launches. l.mu is held.
-func (l *leader) settleAgents(now time.Time) []wire.AgentID {
-	var ids []wire.AgentID
-	for id, a := range l.agents {
-		if len(a.unsettled) == 0 || now.Sub(a.unsettledAt) <= a.every {
-			continue
-		}
-		for _, t := range a.unsettled {
-			if t.agent == id && t.status.Source == wire.SourceMaster && !t.status.State.Terminal() {
-				ids = append(ids, id)
-				break
-			}
-		}
-		a.unsettled = nil
+// needsSettling reports whether to ask an agent for a registration because a
+// task its last registration had not seen launched is still unheard of a
+// heartbeat interval later (its LAUNCH may have been lost; a task the
+// agent runs has reported by then), and forgets the tasks once looked at.
+// Asking at once instead would keep an agent that is being launched on
+// re-registering for ever, each registration missing the latest launches.
+// l.mu is held.
+func (l *leader) needsSettling(id wire.AgentID, a *agentState, now time.Time) bool {
+	if len(a.unsettled) == 0 || now.Sub(a.unsettledAt) <= a.every {
+		return false
 	}
-	return ids
+	tasks := a.unsettled
+	a.unsettled = nil
+	for _, t := range tasks {
+		if t.agent == id && t.status.Source == wire.SourceMaster && !t.status.State.Terminal() {
+			return true
+		}
+	}
+	return false
 }
 
 // agentWriters bounds the agent state changes written to raft at once.

@@ -64,12 +64,16 @@ func countAgents(recs []registry.AgentStatus) int {
 	return n
 }
 
-// agentsFor is the number of agents an agent registering now sizes its
-// heartbeat and registration spread for. l.mu is held.
+// clusterSize is the number of agents heartbeat intervals and
+// registration spreads are sized for: those registered with this leader,
+// or the registry's, whichever is more. l.mu is held.
+func (l *leader) clusterSize() int { return max(len(l.agents), l.registryAgents) }
+
+// agentsFor is clusterSize counting an agent registering now. l.mu is
+// held.
 func (l *leader) agentsFor(id wire.AgentID) int {
-	n := len(l.agents)
 	if l.agents[id] == nil {
-		n++
+		return max(len(l.agents)+1, l.registryAgents)
 	}
-	return max(n, l.registryAgents)
+	return l.clusterSize()
 }

@@ -83,7 +83,7 @@ type agentState struct {
 	every    time.Duration // heartbeat interval the agent was given
 	tasks    map[taskKey]*taskState
 	// unsettled: tasks its last registration (at unsettledAt) had not
-	// seen launched; see settleAgents.
+	// seen launched; see needsSettling.
 	unsettled   []*taskState
 	unsettledAt time.Time
 }
@@ -268,7 +268,7 @@ func (l *leader) reply(msg *nats.Msg, t wire.Type, body any, err error) {
 func (l *leader) announce() {
 	li := l.info()
 	l.mu.Lock()
-	l.announcedEvery = heartbeatEvery(&l.m.cfg, max(len(l.agents), l.registryAgents))
+	l.announcedEvery = heartbeatEvery(&l.m.cfg, l.clusterSize())
 	li.AgentHeartbeat = wire.Duration(l.announcedEvery)
 	l.mu.Unlock()
 	l.publish(l.m.subj.Leader(), wire.TypeLeader, li)
