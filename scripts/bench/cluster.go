@@ -221,28 +221,31 @@ func getLeader(ctx context.Context, addr string) (wire.LeaderInfo, error) {
 
 // leaderMetrics scrapes the leader's /metrics.
 func (e *env) leaderMetrics(ctx context.Context) (map[string]*histogram, map[string]float64, error) {
-	li, err := e.leader(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if li.HTTP == "" {
-		return nil, nil, errors.New("bench: the leader serves no HTTP API")
-	}
-	return scrapeMetrics(ctx, "http://"+li.HTTP+"/metrics")
+	_, h, g, err := e.scrapeLeader(ctx)
+	return h, g, err
 }
 
-// awaitLeaderMetrics scrapes the metrics of the leader, waiting up to
-// recoveryTimeout for one (a leader change may be under way), and says
-// which leader it was.
+// scrapeLeader scrapes the leader's /metrics and says which leader it was.
+func (e *env) scrapeLeader(ctx context.Context) (wire.LeaderInfo, map[string]*histogram, map[string]float64, error) {
+	li, err := e.leader(ctx)
+	if err != nil {
+		return li, nil, nil, err
+	}
+	if li.HTTP == "" {
+		return li, nil, nil, errors.New("bench: the leader serves no HTTP API")
+	}
+	h, g, err := scrapeMetrics(ctx, "http://"+li.HTTP+"/metrics")
+	return li, h, g, err
+}
+
+// awaitLeaderMetrics is scrapeLeader, waiting up to recoveryTimeout for a
+// leader (a leader change may be under way).
 func (e *env) awaitLeaderMetrics(ctx context.Context) (wire.LeaderInfo, map[string]*histogram, error) {
 	var li wire.LeaderInfo
 	var h map[string]*histogram
 	var last error
 	err := poll(ctx, recoveryTimeout, func() bool {
-		if li, last = e.leader(ctx); last != nil || li.HTTP == "" {
-			return false
-		}
-		h, _, last = scrapeMetrics(ctx, "http://"+li.HTTP+"/metrics")
+		li, h, _, last = e.scrapeLeader(ctx)
 		return last == nil
 	})
 	if err != nil {
