@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,10 +54,12 @@ type Framework struct {
 	want   int
 	path   string
 
-	mu       sync.Mutex
-	tasks    map[wire.TaskID]wire.TaskState // every task launched and not ended
-	next     int                            // sequence for new task IDs
-	launches int                            // launches made by this process
+	mu         sync.Mutex
+	tasks      map[wire.TaskID]wire.TaskState // every task launched and not ended
+	next       int                            // sequence for new task IDs
+	launches   int                            // launches made by this process
+	reconciled map[wire.TaskID]wire.TaskState // states the master confirmed by reconciliation
+	offers     int                            // offer batches handled since the last subscription
 }
 
 type state struct {
@@ -67,7 +70,10 @@ type state struct {
 // New loads the framework's state from dir (if any) and builds its driver,
 // as framework id ("" for the one in dir, or a new one).
 func New(natsURLs []string, id wire.FrameworkID, dir string, want int) (*Framework, error) {
-	f := &Framework{want: want, path: filepath.Join(dir, "tasks.json"), tasks: map[wire.TaskID]wire.TaskState{}}
+	f := &Framework{
+		want: want, path: filepath.Join(dir, "tasks.json"),
+		tasks: map[wire.TaskID]wire.TaskState{}, reconciled: map[wire.TaskID]wire.TaskState{},
+	}
 	if b, err := os.ReadFile(f.path); err == nil {
 		var st state
 		if err := json.Unmarshal(b, &st); err != nil {
@@ -103,9 +109,22 @@ func (f *Framework) save() {
 	}
 }
 
+// Subscribed starts a new count of offer batches: offers from before a
+// (re-)subscription are void.
+func (f *Framework) Subscribed(context.Context, *sdk.Driver, wire.Subscribed) {
+	f.mu.Lock()
+	f.offers = 0
+	f.mu.Unlock()
+}
+
 // Offers launches tasks until Want are up; the task is recorded before it
 // is launched, so a restart never launches it twice.
 func (f *Framework) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
+	defer func() {
+		f.mu.Lock()
+		f.offers++
+		f.mu.Unlock()
+	}()
 	for _, o := range offers {
 		f.mu.Lock()
 		missing := f.want - len(f.tasks)
@@ -137,6 +156,9 @@ func (f *Framework) Update(ctx context.Context, d *sdk.Driver, s wire.TaskStatus
 	if _, ours := f.tasks[s.TaskID]; !ours {
 		return
 	}
+	if s.Reason == wire.ReasonReconciliation {
+		f.reconciled[s.TaskID] = s.State
+	}
 	if s.State.Terminal() {
 		delete(f.tasks, s.TaskID)
 	} else {
@@ -145,15 +167,28 @@ func (f *Framework) Update(ctx context.Context, d *sdk.Driver, s wire.TaskStatus
 	f.save()
 }
 
-// Running returns the tasks last seen running, and how many launches this
-// process made.
-func (f *Framework) Running() (running []wire.TaskID, launches int) {
+// Progress is what a Framework has seen and done in this process.
+type Progress struct {
+	Running    []wire.TaskID // tasks last seen running, sorted
+	Reconciled []wire.TaskID // tasks the master confirmed running by reconciliation, sorted
+	Launches   int           // tasks this process launched
+	Offers     int           // offer batches handled since the last subscription
+}
+
+// Progress reports the framework's progress.
+func (f *Framework) Progress() Progress {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	p := Progress{Launches: f.launches, Offers: f.offers}
 	for id, st := range f.tasks {
 		if st == wire.TaskRunning {
-			running = append(running, id)
+			p.Running = append(p.Running, id)
+		}
+		if f.reconciled[id] == wire.TaskRunning {
+			p.Reconciled = append(p.Reconciled, id)
 		}
 	}
-	return running, f.launches
+	slices.Sort(p.Running)
+	slices.Sort(p.Reconciled)
+	return p
 }
