@@ -243,6 +243,21 @@ func (r *Recorder) Errors() []error {
 	return append([]error(nil), r.errs...)
 }
 
+// Failures returns the agent failures reported to the scheduler, in order.
+func (r *Recorder) Failures() []wire.Failure {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.failures)
+}
+
+// Disconnects counts the driver's Disconnected calls: each is a leader
+// that went silent for three heartbeat intervals.
+func (r *Recorder) Disconnects() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.disconn
+}
+
 // RunDriver builds a driver for sched on the cluster, runs it until the
 // test ends, and waits for its first subscription.
 func (c *Cluster) RunDriver(t testing.TB, info wire.FrameworkInfo, sched sdk.Scheduler, adjust ...func(*sdk.Config)) *sdk.Driver {
