@@ -22,30 +22,39 @@ func sleepTask(id string, secs string) wire.TaskInfo {
 }
 
 // TestAgentRestartRecoversTasks: the agent stops (tasks keep running),
-// restarts with the same work dir, keeps its ID, re-attaches to the task,
-// and the task is later reported FINISHED.
+// restarts with the same work dir, keeps its ID, registers again and
+// re-attaches to the task: the task's process lives on, and its FINISHED,
+// once the test lets it end, comes from the restarted agent's watcher.
 func TestAgentRestartRecoversTasks(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
 	rec := sdktest.NewRecorder()
 	d := c.RunDriver(t, wire.FrameworkInfo{Name: "recover"}, rec)
 	rec.WaitSubscribed(t, 5*time.Second, 1)
 	o := rec.TakeOffer(t, 5*time.Second, nil)
-	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, sleepTask("s", "2")); err != nil {
+	gate := t.TempDir()
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, gatedTask("s", gate)); err != nil {
 		t.Fatal(err)
 	}
 	rec.WaitState(t, 5*time.Second, "s", wire.TaskRunning)
+	pid := gatedPid(t, gate)
 	id := c.Agents()[0].ID()
 	c.StopAgent(0, false)
 	if err := c.RestartAgent(0); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Agents()[0].ID(); got != id {
+	restarted := c.Agents()[0]
+	if got := restarted.ID(); got != id {
 		t.Fatalf("restarted agent has ID %s, was %s", got, id)
 	}
-	fin := rec.WaitState(t, 10*time.Second, "s", wire.TaskFinished)
-	if fin.ExitCode == nil || *fin.ExitCode != 0 {
-		t.Fatalf("exit code %v", fin.ExitCode)
+	sdktest.Eventually(t, 10*time.Second, func() bool { ok, _ := restarted.Registered(); return ok },
+		"the restarted agent registered")
+	if !processAlive(pid) {
+		t.Fatalf("task process %d did not survive the agent's restart", pid)
 	}
+	checkNoTerminal(t, rec, "s")
+	released := release(t, gate)
+	fin := rec.WaitState(t, 10*time.Second, "s", wire.TaskFinished)
+	checkWatchedFinish(t, fin, id, released)
 	// No duplicate terminal update reaches the scheduler's view twice with
 	// different UUIDs: the restart resent, it did not re-create.
 	uuids := map[string]bool{}
