@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/agora-cluster/agora/framework/batch/api"
+	"github.com/agora-cluster/agora/framework/batch/engine"
 )
 
 func logsCommand() *cli.Command {
@@ -22,7 +24,7 @@ func logsCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "run", Usage: "the run (default: the job's newest)"},
 			&cli.IntFlag{Name: "attempt", Usage: "the attempt (default: the latest)"},
 			&cli.BoolFlag{Name: "stderr", Usage: "stderr instead of stdout"},
-			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing output until the task ends"},
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing output until the task ends; wait for a task not launched yet (until its run ends)"},
 			&cli.Int64Flag{Name: "tail", Usage: "start this many bytes before the end"},
 		),
 		Action: interspersed(func(c *cli.Context) error {
@@ -37,7 +39,7 @@ func logsCommand() *cli.Command {
 			if t := c.Int64("tail"); t > 0 {
 				q.Offset = -t
 			}
-			return streamLogs(c.Context, client(c), c.Args().First(), q, c.Bool("follow"), asJSON, c.App.Writer)
+			return streamLogs(c.Context, client(c), c.Args().First(), q, c.Bool("follow"), asJSON, c.App.Writer, c.App.ErrWriter)
 		}),
 	}
 }
@@ -52,11 +54,38 @@ type logLine struct {
 	Done bool   `json:"done"`
 }
 
-func streamLogs(ctx context.Context, cl *api.Client, job string, q api.LogsQuery, follow, asJSON bool, out io.Writer) error {
+// logsPoll is how often following asks for more output.
+const logsPoll = 500 * time.Millisecond
+
+// streamLogs prints a task's output. With follow it polls until the
+// attempt ends; a task not launched yet (or a job that has not run yet)
+// is waited for while its run may still launch it, with a note on
+// errOut, until the run ends or ctx is cancelled.
+func streamLogs(ctx context.Context, cl *api.Client, job string, q api.LogsQuery, follow, asJSON bool, out, errOut io.Writer) error {
+	waiting, lastTry := false, false
 	for {
 		ch, err := cl.Logs(ctx, job, q)
 		if err != nil {
-			return err
+			if !follow || lastTry || !errors.Is(err, engine.ErrNotFound) {
+				return err
+			}
+			may, why, serr := mayLaunch(ctx, cl, job, &q)
+			switch {
+			case serr != nil:
+				return serr
+			case !may:
+				// The run ended: one more look, in case the task ran
+				// between the two questions.
+				lastTry = true
+				continue
+			case !waiting:
+				waiting = true
+				fmt.Fprintf(errOut, "waiting for task %d of %s: %s\n", q.Task, job, why)
+			}
+			if err := sleepCtx(ctx, logsPoll); err != nil {
+				return err
+			}
+			continue
 		}
 		// Pin the run and attempt after the first answer, so following
 		// does not jump to a newer one.
@@ -78,10 +107,44 @@ func streamLogs(ctx context.Context, cl *api.Client, job string, q api.LogsQuery
 		if !follow || ch.Done {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		if err := sleepCtx(ctx, logsPoll); err != nil {
+			return err
 		}
+	}
+}
+
+// mayLaunch tells whether the task of q can still get an attempt: the
+// job has not run yet, or q's run (pinned to the job's newest when q has
+// none) is active and has the instance. why says what is awaited.
+func mayLaunch(ctx context.Context, cl *api.Client, job string, q *api.LogsQuery) (bool, string, error) {
+	if q.Run == 0 {
+		js, err := cl.Job(ctx, job)
+		if err != nil {
+			return false, "", err
+		}
+		if js.Job.LastRun == nil {
+			return true, "the job has not run yet", nil
+		}
+		q.Run = js.Job.LastRun.ID
+	}
+	rs, err := cl.Run(ctx, q.Run, false, 0)
+	if err != nil {
+		return false, "", err
+	}
+	if rs.Run.State.Terminal() || q.Task >= rs.Progress.Instances {
+		return false, "", nil
+	}
+	return true, fmt.Sprintf("not launched yet in run %d", q.Run), nil
+}
+
+// sleepCtx waits d, or returns ctx's error if it ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

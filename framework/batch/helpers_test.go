@@ -43,14 +43,65 @@ func startFramework(t *testing.T, c *sdktest.Cluster, dataDir string) *Server {
 // runCLI runs `agora batch ARGS...` against the server.
 func runCLI(t *testing.T, s *Server, args ...string) (string, string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	app := &cli.App{Name: "agora", Commands: []*cli.Command{Command()}, Writer: &out, ErrWriter: &errOut}
+	p := startCLI(t, s, args...)
+	<-p.done
+	return p.out.String(), p.errOut.String(), p.err
+}
+
+// cliProc is a CLI command running in the background.
+type cliProc struct {
+	out, errOut syncBuffer
+	done        chan struct{}
+	err         error // set when done is closed
+}
+
+// startCLI starts `agora batch ARGS...` against the server; it is
+// cancelled (and waited for) when the test ends, and given 60 s at most.
+func startCLI(t *testing.T, s *Server, args ...string) *cliProc {
+	t.Helper()
+	p := &cliProc{done: make(chan struct{})}
+	app := &cli.App{Name: "agora", Commands: []*cli.Command{Command()}, Writer: &p.out, ErrWriter: &p.errOut}
 	full := append([]string{"agora", "batch"}, args[0], "--api", s.Addr())
 	full = append(full, args[1:]...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	err := app.RunContext(ctx, full)
-	return out.String(), errOut.String(), err
+	go func() {
+		defer close(p.done)
+		defer cancel()
+		p.err = app.RunContext(ctx, full)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-p.done
+	})
+	return p
+}
+
+// running reports whether the command has not returned yet.
+func (p *cliProc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and many readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // countingExecutor counts launches per task ID.
