@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -299,4 +301,34 @@ func TestLaunchStartingOnlyWhenSlow(t *testing.T) {
 	if got := strings.Join(states["slow"], ","); got != "TASK_STARTING,TASK_RUNNING" {
 		t.Fatalf("slow task updates %s, want TASK_STARTING,TASK_RUNNING", got)
 	}
+}
+
+// TestSandboxGC: the sandbox of an ended task is removed once it is older
+// than the agent's SandboxGCDelay.
+func TestSandboxGC(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"),
+		sdktest.WithAgentConfig(func(i int, ac *agent.Config) { ac.SandboxGCDelay = time.Second }))
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "gc"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	where := filepath.Join(t.TempDir(), "sandbox")
+	task := sleepTask("gc", "x")
+	task.Command.Value = `echo "$AGORA_SANDBOX" > '` + where + `'`
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "gc", wire.TaskFinished)
+	b, err := os.ReadFile(where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox := strings.TrimSpace(string(b))
+	if _, err := os.Stat(sandbox); err != nil {
+		t.Fatalf("sandbox %s of the ended task: %v", sandbox, err)
+	}
+	sdktest.Eventually(t, 10*time.Second, func() bool {
+		_, err := os.Stat(sandbox)
+		return os.IsNotExist(err)
+	}, "sandbox %s removed after the GC delay", sandbox)
 }

@@ -30,37 +30,18 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "attributes", Usage: `attributes for placement, e.g. "rack:r1;zone:a"`},
 			&cli.StringFlag{Name: "prefix", Value: wire.DefaultPrefix, Usage: "subject prefix"},
 			&cli.DurationFlag{Name: "kill-grace", Value: d.KillGrace, Usage: "default time between SIGTERM and SIGKILL"},
+			&cli.DurationFlag{Name: "update-backoff-min", Value: d.UpdateBackoffMin, Usage: "first resend interval of an unacknowledged status update (doubles on each resend)"},
+			&cli.DurationFlag{Name: "update-backoff-max", Value: d.UpdateBackoffMax, Usage: "longest resend interval of an unacknowledged status update"},
+			&cli.DurationFlag{Name: "sandbox-gc-delay", Value: d.SandboxGCDelay, Usage: "how long an ended task's sandbox is kept (0 keeps sandboxes forever)"},
 			&cli.StringFlag{Name: "tls-ca", Usage: "CA (PEM) to trust when NATS uses TLS"},
 			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics at http://ADDR/metrics"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		},
 		Action: func(c *cli.Context) error {
-			cfg := DefaultConfig()
-			cfg.NATSURLs = strings.Split(c.String("nats"), ",")
-			cfg.WorkDir = c.String("work-dir")
-			cfg.ID = wire.AgentID(c.String("id"))
-			cfg.Hostname = c.String("hostname")
-			cfg.Prefix = c.String("prefix")
-			cfg.KillGrace = c.Duration("kill-grace")
-			cfg.MetricsAddr = c.String("metrics")
-			cfg.TLSCA = c.String("tls-ca")
-			var err error
-			if cfg.Resources, err = wire.ParseResources(c.String("resources")); err != nil {
-				return fmt.Errorf("--resources: %w", err)
+			cfg, err := configFromFlags(c)
+			if err != nil {
+				return err
 			}
-			if p := c.String("ports"); p != "" {
-				if cfg.Resources.Ports, err = wire.ParseRanges(p); err != nil {
-					return fmt.Errorf("--ports: %w", err)
-				}
-			}
-			if cfg.Attributes, err = resources.ParseAttributes(c.String("attributes")); err != nil {
-				return fmt.Errorf("--attributes: %w", err)
-			}
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
-			}
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			a, err := Start(cfg)
 			if err != nil {
 				return err
@@ -73,4 +54,39 @@ func Command() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// configFromFlags builds the agent's configuration from `agora agent`'s
+// flags.
+func configFromFlags(c *cli.Context) (Config, error) {
+	cfg := DefaultConfig()
+	cfg.NATSURLs = strings.Split(c.String("nats"), ",")
+	cfg.WorkDir = c.String("work-dir")
+	cfg.ID = wire.AgentID(c.String("id"))
+	cfg.Hostname = c.String("hostname")
+	cfg.Prefix = c.String("prefix")
+	cfg.KillGrace = c.Duration("kill-grace")
+	cfg.UpdateBackoffMin = c.Duration("update-backoff-min")
+	cfg.UpdateBackoffMax = c.Duration("update-backoff-max")
+	cfg.SandboxGCDelay = c.Duration("sandbox-gc-delay")
+	cfg.MetricsAddr = c.String("metrics")
+	cfg.TLSCA = c.String("tls-ca")
+	var err error
+	if cfg.Resources, err = wire.ParseResources(c.String("resources")); err != nil {
+		return cfg, fmt.Errorf("--resources: %w", err)
+	}
+	if p := c.String("ports"); p != "" {
+		if cfg.Resources.Ports, err = wire.ParseRanges(p); err != nil {
+			return cfg, fmt.Errorf("--ports: %w", err)
+		}
+	}
+	if cfg.Attributes, err = resources.ParseAttributes(c.String("attributes")); err != nil {
+		return cfg, fmt.Errorf("--attributes: %w", err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return cfg, fmt.Errorf("--log-level: %w", err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return cfg, nil
 }

@@ -59,7 +59,7 @@ func (a *Agent) recover(rec recovered) {
 // gcLoop removes the sandboxes of ended tasks after SandboxGCDelay and
 // compacts the update checkpoint.
 func (a *Agent) gcLoop() {
-	t := time.NewTicker(time.Minute)
+	t := time.NewTicker(gcEvery(a.cfg.SandboxGCDelay))
 	defer t.Stop()
 	for {
 		select {
@@ -91,4 +91,14 @@ func (a *Agent) gcLoop() {
 			a.log.Debug("removed old sandboxes", "count", len(removed))
 		}
 	}
+}
+
+// gcEvery is how often gcLoop looks: every minute, or as often as the
+// sandbox GC delay if that is shorter (at most once a second), so that a
+// sandbox outlives its delay by at most about the delay again.
+func gcEvery(delay time.Duration) time.Duration {
+	if delay > 0 && delay < time.Minute {
+		return max(delay, time.Second)
+	}
+	return time.Minute
 }
