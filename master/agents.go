@@ -175,6 +175,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		l.setTaskStatus(t, st)
 		l.sendUpdate(t.fw, st)
 	}
+	l.reconcileRegistered(info.ID, req.Tasks)
 	l.markDirty(info.ID)
 	every := a.every
 	l.mu.Unlock()

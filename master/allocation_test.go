@@ -173,9 +173,14 @@ func TestFrameworkFailoverTimeout(t *testing.T) {
 
 // TestReconciliation: explicit and implicit reconciliation, an unknown
 // task answered TASK_UNKNOWN, and — right after a failover, before the
-// agent re-registered — no guessing.
+// agent re-registered — no guessing: asked tasks are pending, an implicit
+// reconciliation counts the awaited agents, and both are answered when
+// the agent re-registers.
 func TestReconciliation(t *testing.T) {
-	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
+	// A long agent timeout keeps the re-registration window open for as
+	// long as the test holds the agent off.
+	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
+		sdktest.WithMasterConfig(func(mc *master.Config) { mc.AgentTimeout = time.Minute }))
 	d, rec, o := c.RunTask(t, wire.FrameworkInfo{Name: "reconcile", FailoverTimeout: wire.Duration(time.Minute)},
 		wire.TaskInfo{TaskID: "r1", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}})
 	ctx := sdktest.Ctx(t, 20*time.Second)
@@ -211,13 +216,42 @@ func TestReconciliation(t *testing.T) {
 	if pending.Answered != 0 || len(pending.Pending) != 1 || pending.Pending[0] != "r1" {
 		t.Fatalf("before re-registration: %+v, want r1 pending", pending)
 	}
+	// Without an agent ID, r1 (and a task nobody knows) may be on the
+	// awaited agent: pending too, not TASK_UNKNOWN.
 	mark = time.Now()
+	res, err = d.Reconcile(ctx, wire.ReconcileTask{TaskID: "r1"}, wire.ReconcileTask{TaskID: "nope"})
+	if err != nil || res.Answered != 0 || !slices.Equal(res.Pending, []wire.TaskID{"r1", "nope"}) {
+		t.Fatalf("explicit without agent before re-registration: %+v %v, want r1 and nope pending", res, err)
+	}
+	// Implicit: nothing known yet, and it says one agent is awaited.
+	if res, err = d.Reconcile(ctx); err != nil || res.Answered != 0 || res.AwaitedAgents != 1 {
+		t.Fatalf("implicit before re-registration: %+v %v, want 0 answered and 1 awaited agent", res, err)
+	}
+	// A kill of a task the leader cannot place yet is refused, not answered.
+	var we *wire.Error
+	if err := d.Kill(ctx, "r1", ""); !errors.As(err, &we) || we.Code != wire.CodeUnavailable {
+		t.Fatalf("kill of r1 without agent before re-registration: %v, want %s", err, wire.CodeUnavailable)
+	}
+	for _, u := range rec.Updates() {
+		if u.Timestamp.After(mark) && u.TaskID == "r1" {
+			t.Fatalf("r1 answered before its agent re-registered: %+v", u)
+		}
+	}
 	if err := c.RestartAgent(0); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.WaitAgentsRegistered(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// The pending answers come without asking again: r1 as running (once
+	// for all the asks), nope as unknown.
+	rec.WaitUpdate(t, 5*time.Second, func(s wire.TaskStatus) bool {
+		return s.TaskID == "r1" && s.State == wire.TaskRunning && s.Reason == wire.ReasonReconciliation && s.Timestamp.After(mark)
+	})
+	rec.WaitUpdate(t, 5*time.Second, func(s wire.TaskStatus) bool {
+		return s.TaskID == "nope" && s.State == wire.TaskUnknown && s.Timestamp.After(mark)
+	})
+	mark = time.Now()
 	if res, err := d.Reconcile(ctx, wire.ReconcileTask{TaskID: "r1", AgentID: o.AgentID}); err != nil || res.Answered != 1 {
 		t.Fatalf("after re-registration: %+v %v", res, err)
 	}

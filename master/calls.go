@@ -259,7 +259,8 @@ func (l *leader) suppress(fw wire.FrameworkID, roles []string) error {
 }
 
 // kill asks the task's agent to kill it. An unknown task is answered with
-// TASK_UNKNOWN rather than silence.
+// TASK_UNKNOWN rather than silence — unless it may be on an agent that has
+// not re-registered after an election, which is an error to retry.
 func (l *leader) kill(fw wire.FrameworkID, c wire.Kill) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -268,6 +269,11 @@ func (l *leader) kill(fw wire.FrameworkID, c wire.Kill) error {
 	}
 	t := l.task(fw, c.TaskID)
 	if t == nil {
+		if c.AgentID == "" && len(l.awaited) > 0 {
+			// As Mesos does: the task may be on an agent that has not
+			// re-registered after the election; do not guess.
+			return wire.Errorf(wire.CodeUnavailable, "task %s is not known yet: %d agents have not re-registered with this leader; retry the kill", c.TaskID, len(l.awaited))
+		}
 		if c.AgentID != "" {
 			if rec, ok := l.m.fsm.Agent(c.AgentID); ok && l.agents[c.AgentID] == nil && rec.State != registry.AgentGone {
 				return wire.Errorf(wire.CodeUnavailable, "agent %s has not re-registered with this leader yet; retry the kill", c.AgentID)
@@ -331,67 +337,6 @@ func (l *leader) acknowledge(fw wire.FrameworkID, acks []wire.Acknowledge) error
 		return wire.Errorf(wire.CodeUnknownAgent, "agent %s is not registered with this leader; the update will be resent", unknown[0])
 	}
 	return nil
-}
-
-// reconcile answers with the master's latest knowledge of the asked tasks
-// (or all non-terminal tasks of the framework). Tasks on agents that have
-// not yet re-registered after a failover are not guessed at: the reply
-// counts them and their agents answer when they re-register.
-func (l *leader) reconcile(fw wire.FrameworkID, c wire.Reconcile) (wire.ReconcileResult, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var res wire.ReconcileResult
-	if _, err := l.connected(fw); err != nil {
-		return res, err
-	}
-	var out []wire.TaskStatus
-	if len(c.Tasks) == 0 {
-		for k, t := range l.tasks {
-			if k.fw == fw {
-				out = append(out, reconciled(t.status))
-			}
-		}
-	} else {
-		for _, rt := range c.Tasks {
-			if t := l.task(fw, rt.TaskID); t != nil {
-				out = append(out, reconciled(t.status))
-				continue
-			}
-			if rt.AgentID != "" && l.agents[rt.AgentID] == nil {
-				if rec, ok := l.m.fsm.Agent(rt.AgentID); ok {
-					switch rec.State {
-					case registry.AgentActive, registry.AgentDraining, registry.AgentDrained:
-						res.Pending = append(res.Pending, rt.TaskID)
-						continue
-					case registry.AgentUnreachable:
-						// Not guessed: the agent may come back with it.
-						out = append(out, masterUpdate(rt.TaskID, rt.AgentID, wire.TaskUnreachable, wire.ReasonReconciliation,
-							"agent %s is unreachable; the task's state is not known until it comes back", rt.AgentID))
-						continue
-					case registry.AgentGone:
-						out = append(out, masterUpdate(rt.TaskID, rt.AgentID, wire.TaskGone, wire.ReasonReconciliation,
-							"agent %s is gone", rt.AgentID))
-						continue
-					}
-				}
-			}
-			out = append(out, masterUpdate(rt.TaskID, rt.AgentID, wire.TaskUnknown, wire.ReasonReconciliation,
-				"task %s is not known to the master", rt.TaskID))
-		}
-	}
-	for _, st := range out {
-		l.sendUpdate(fw, st)
-	}
-	res.Answered = len(out)
-	return res, nil
-}
-
-func reconciled(st wire.TaskStatus) wire.TaskStatus {
-	st.Reason = wire.ReasonReconciliation
-	st.Source = wire.SourceMaster
-	st.UUID = ""
-	st.Timestamp = time.Now()
-	return st
 }
 
 func (l *leader) message(fw wire.FrameworkID, c wire.Message) error {

@@ -24,6 +24,11 @@ func (l *leader) checkAgents() {
 	windowOver := now.Sub(l.electedAt) > silenceAllowed(cfg, heartbeatEvery(cfg, l.registryAgents))
 	for _, rec := range recs {
 		id := rec.ID
+		if _, awaited := l.awaited[id]; awaited && windowOver && rec.State != registry.AgentActive && l.agents[id] == nil {
+			// A draining agent that did not come back is not marked
+			// unreachable; stop waiting for its tasks all the same.
+			l.reconcileAgentLeft(id)
+		}
 		switch {
 		case rec.State == registry.AgentActive && windowOver && l.agents[id] == nil:
 			silent = append(silent, id)
@@ -127,6 +132,7 @@ func (l *leader) markAgentUnreachable(id wire.AgentID) {
 	if a := l.agents[id]; a != nil {
 		l.agentUnreachable(id, a)
 	}
+	l.reconcileAgentLeft(id)
 	l.mu.Unlock()
 	l.log.Warn("agent unreachable", "agent", id, "timeout", timeout)
 }
@@ -154,6 +160,9 @@ func (l *leader) markAgentGone(id wire.AgentID) {
 	}
 	l.log.Warn("agent gone", "agent", id)
 	l.agentGone(id)
+	l.mu.Lock()
+	l.reconcileAgentLeft(id)
+	l.mu.Unlock()
 }
 
 // agentUnreachable forgets a silent agent's offers and resources and tells

@@ -62,6 +62,13 @@ type leader struct {
 	// announcedEvery: the heartbeat interval the last announcement asked
 	// of agents (they adopt it; see agentSilenceAllowed).
 	announcedEvery time.Duration
+	// awaited: the registry's agents, admitted before this leader, that
+	// have neither re-registered with it nor been marked unreachable; their
+	// tasks are not known yet (see reconcile.go).
+	awaited map[wire.AgentID]struct{}
+	// reconWait: explicitly asked tasks not answered yet, by the agent
+	// they were asked on ("" for none), each with that agent.
+	reconWait map[wire.AgentID]map[taskKey]wire.AgentID
 
 	trigger chan struct{}
 
@@ -96,6 +103,9 @@ type frameworkState struct {
 	removing       bool      // failover timeout passed; teardown under way
 	offers         map[wire.OfferID]*offer
 	stats          frameworkStats
+	// reconcileAll: asked for implicit reconciliation while agents were
+	// awaited; their tasks are sent as they re-register.
+	reconcileAll bool
 }
 
 type frameworkStats struct {
@@ -146,9 +156,12 @@ func newLeader(m *Master, term uint64) (*leader, error) {
 		forgotten:   map[taskKey]*taskState{},
 		dirty:       map[wire.AgentID]struct{}{},
 		drainKilled: map[wire.AgentID]bool{},
+		reconWait:   map[wire.AgentID]map[taskKey]wire.AgentID{},
 		trigger:     make(chan struct{}, 1),
 	}
-	l.registryAgents = countAgents(m.fsm.AgentStatuses())
+	recs := m.fsm.AgentStatuses()
+	l.registryAgents = countAgents(recs)
+	l.awaited = awaitedAgents(recs)
 	for _, r := range m.fsm.Roles() {
 		if err := l.alloc.SetRole(r.Name, r.Weight, r.Quota); err != nil {
 			l.log.Warn("role from registry rejected by allocator", "role", r.Name, "err", err)

@@ -544,11 +544,15 @@ type AcceptResult struct {
 }
 
 // ReconcileResult answers RECONCILE: how many statuses were sent as
-// updates, and which asked-for tasks are on agents that have not yet
-// re-registered with the new leader (their agents will report them).
+// updates; which asked-for tasks may be on agents that have not yet
+// re-registered with a new leader (each is answered, by an update, once
+// its agent re-registers or is marked unreachable); and, for an implicit
+// reconciliation, how many such agents there are (the non-terminal tasks
+// each reports when it re-registers are sent as updates then).
 type ReconcileResult struct {
-	Answered int      `json:"answered"`
-	Pending  []TaskID `json:"pending,omitempty"`
+	Answered      int      `json:"answered"`
+	Pending       []TaskID `json:"pending,omitempty"`
+	AwaitedAgents int      `json:"awaited_agents,omitempty"`
 }
 
 // FrameworkMessage relays a framework's MESSAGE to an agent.
