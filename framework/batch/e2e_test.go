@@ -1,8 +1,10 @@
 package batch
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +34,10 @@ resources: {cpus: 0.1, mem: 16, ports: 1}
 	if !strings.Contains(out, "job hello created (version 1); run 1 started") || !strings.Contains(out, "run 1 (hello): SUCCEEDED") {
 		t.Fatalf("submit output:\n%s", out)
 	}
-	if !strings.Contains(errOut, "3/3") {
-		t.Errorf("no progress shown:\n%s", errOut)
+	// The bar's own line (not the end-of-run line, which says 3/3 too)
+	// shows the final counts.
+	if !regexp.MustCompile(`(?m)^run 1 \(hello\) \[#{30}\] 3/3  ok 3  running 0  failed 0  retried 0  [0-9.]+m?s$`).MatchString(errOut) {
+		t.Errorf("no progress bar with the final counts:\n%s", errOut)
 	}
 
 	out, _, err = runCLI(t, s, "logs", "hello", "--task", "2")
@@ -43,6 +47,16 @@ resources: {cpus: 0.1, mem: 16, ports: 1}
 	out, _, err = runCLI(t, s, "logs", "hello", "--task", "1", "--stderr", "--follow")
 	if err != nil || out != "oops\n" {
 		t.Fatalf("logs --stderr: %q %v", out, err)
+	}
+	out, _, err = runCLI(t, s, "logs", "hello", "--task", "1", "--stderr", "-o", "json")
+	if err != nil {
+		t.Fatalf("logs -o json: %v\n%s", err, out)
+	}
+	var chunk logLine
+	decodeJSON(t, "logs -o json", out, &chunk)
+	if data, _ := base64.StdEncoding.DecodeString(chunk.Data); chunk.Run != 1 || chunk.Offset != 0 || !chunk.Done ||
+		chunk.TaskID != string(record.TaskID("hello", 1, 1, 1)) || string(data) != "oops\n" {
+		t.Fatalf("logs -o json: %+v (data %q)", chunk, data)
 	}
 
 	out, _, err = runCLI(t, s, "status", "--output", "json")

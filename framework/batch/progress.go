@@ -20,6 +20,9 @@ type progressBar struct {
 	last     string
 	lastAt   time.Time
 	drawn    bool
+	// held is a line not printed because of the interval (off a
+	// terminal); done prints it, so the final counts are always shown.
+	held string
 }
 
 func newProgressBar(w io.Writer) *progressBar {
@@ -63,10 +66,15 @@ func (b *progressBar) update(label string, p record.Progress, elapsed time.Durat
 	}
 	// Elsewhere: only when the counts changed, and not too often.
 	key := renderBar(label, p, 0, b.width, false)
-	if key == b.last || time.Since(b.lastAt) < b.interval {
+	if key == b.last {
+		b.held = "" // the printed line shows this state
 		return
 	}
-	b.last, b.lastAt = key, time.Now()
+	if time.Since(b.lastAt) < b.interval {
+		b.held = line
+		return
+	}
+	b.last, b.lastAt, b.held = key, time.Now(), ""
 	fmt.Fprintln(b.w, line)
 }
 
@@ -79,10 +87,15 @@ func (b *progressBar) println(format string, args ...any) {
 	fmt.Fprintf(b.w, format+"\n", args...)
 }
 
-// done ends the bar's line.
+// done ends the bar's line; off a terminal it prints the latest state
+// if the interval held it back.
 func (b *progressBar) done() {
 	if b.tty && b.drawn {
 		fmt.Fprintln(b.w)
 		b.drawn = false
+	}
+	if b.held != "" {
+		fmt.Fprintln(b.w, b.held)
+		b.held = ""
 	}
 }

@@ -42,3 +42,26 @@ func TestBarNotTerminal(t *testing.T) {
 		t.Fatalf("output %q", out)
 	}
 }
+
+// TestBarHeldLine: off a terminal, a state held back by the interval is
+// printed when the bar is done, so the final counts are always shown.
+func TestBarHeldLine(t *testing.T) {
+	var buf bytes.Buffer
+	b := newProgressBar(&buf)
+	b.interval = time.Hour
+	b.update("r", record.Progress{Instances: 2, Running: 2}, time.Second)
+	b.update("r", record.Progress{Instances: 2, Running: 1, Succeeded: 1}, 2*time.Second)
+	b.update("r", record.Progress{Instances: 2, Succeeded: 2}, 3*time.Second)
+	if got := strings.Count(buf.String(), "\n"); got != 1 {
+		t.Fatalf("before done, %d lines, want 1 (the interval holds the rest back): %q", got, buf.String())
+	}
+	b.done()
+	want := "r [" + strings.Repeat("#", 30) + "] 2/2  ok 2  running 0  failed 0  retried 0  3s\n"
+	if out := buf.String(); !strings.HasSuffix(out, want) || strings.Count(out, "\n") != 2 {
+		t.Fatalf("after done: %q, want it to end with %q", out, want)
+	}
+	b.done()
+	if strings.Count(buf.String(), "\n") != 2 {
+		t.Fatalf("done twice printed again: %q", buf.String())
+	}
+}
