@@ -96,15 +96,15 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	log = log.With("agent", id)
 	res := cfg.Resources
-	if res.CPUs == 0 || res.MemMB == 0 || res.DiskMB == 0 {
+	if !resources.Complete(res, cfg.ResourcesGiven) {
 		detected, err := resources.Detect(cfg.WorkDir)
 		if err != nil {
 			return nil, err
 		}
-		res = resources.Merge(detected, cfg.Resources)
+		res = resources.Merge(detected, cfg.Resources, cfg.ResourcesGiven)
 	}
 	if res.CPUs <= 0 || res.MemMB <= 0 {
-		return nil, fmt.Errorf("%w (%s)", ErrNoResources, res)
+		return nil, fmt.Errorf("%w: it has %s; an agent needs cpus and memory (see --resources)", ErrNoResources, res)
 	}
 	exec := cfg.Executor
 	if exec == nil {

@@ -25,7 +25,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "work-dir", Usage: "checkpoints and task sandboxes", Required: true},
 			&cli.StringFlag{Name: "id", Usage: "agent ID (default: the one in the work dir, or a new one)"},
 			&cli.StringFlag{Name: "hostname", Usage: "hostname to advertise (default: this machine's)"},
-			&cli.StringFlag{Name: "resources", Usage: `override detected resources, e.g. "cpus:4;mem:8192;disk:20000"`},
+			&cli.StringFlag{Name: "resources", Usage: `override detected resources, e.g. "cpus:4;mem:8192;disk:20000" (a value given is used as is, 0 included)`},
 			&cli.StringFlag{Name: "ports", Usage: "port ranges to offer, e.g. 31000-32000"},
 			&cli.StringFlag{Name: "attributes", Usage: `attributes for placement, e.g. "rack:r1;zone:a"`},
 			&cli.StringFlag{Name: "prefix", Value: wire.DefaultPrefix, Usage: "subject prefix"},
@@ -72,7 +72,7 @@ func configFromFlags(c *cli.Context) (Config, error) {
 	cfg.MetricsAddr = c.String("metrics")
 	cfg.TLSCA = c.String("tls-ca")
 	var err error
-	if cfg.Resources, err = wire.ParseResources(c.String("resources")); err != nil {
+	if cfg.Resources, cfg.ResourcesGiven, err = resources.ParseOverride(c.String("resources")); err != nil {
 		return cfg, fmt.Errorf("--resources: %w", err)
 	}
 	if p := c.String("ports"); p != "" {

@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/agora-cluster/agora/agent/resources"
 )
 
 // parseAgentFlags runs `agora agent args...` with an action that only
@@ -77,5 +80,41 @@ func TestGCEvery(t *testing.T) {
 		if got := gcEvery(c.delay); got != c.want {
 			t.Errorf("gcEvery(%s) = %s, want %s", c.delay, got, c.want)
 		}
+	}
+}
+
+// TestAgentRefusesNoCPUsOrMemory: "cpus:0" or "mem:0" given on the command
+// line is taken as it is, not replaced by what is detected, and the agent
+// refuses to start without cpus or memory.
+func TestAgentRefusesNoCPUsOrMemory(t *testing.T) {
+	for _, res := range []string{"cpus:0;mem:0", "cpus:0", "mem:0", "cpus:0;mem:1024;disk:10"} {
+		cfg, err := parseAgentFlags(t, "--resources", res)
+		if err != nil {
+			t.Fatalf("%s: %v", res, err)
+		}
+		a, err := Start(cfg)
+		if err == nil {
+			a.Stop(false)
+			t.Fatalf("%s: agent started with %s", res, a.Info().Resources)
+		}
+		if !errors.Is(err, ErrNoResources) {
+			t.Fatalf("%s: %v, want ErrNoResources", res, err)
+		}
+	}
+}
+
+func TestAgentResourcesFlag(t *testing.T) {
+	cfg, err := parseAgentFlags(t, "--resources", "cpus:2;disk:0", "--ports", "31000-31009", "--attributes", "rack:r1;zone:a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Resources.CPUs != 2 || cfg.ResourcesGiven != (resources.Given{CPUs: true, DiskMB: true}) {
+		t.Fatalf("resources %v given %+v", cfg.Resources, cfg.ResourcesGiven)
+	}
+	if got := cfg.Resources.Ports.List(); len(got) != 10 || got[0] != 31000 {
+		t.Fatalf("ports %v", got)
+	}
+	if cfg.Attributes["rack"] != "r1" || cfg.Attributes["zone"] != "a" {
+		t.Fatalf("attributes %v", cfg.Attributes)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agora-cluster/agora/agent/launcher"
+	"github.com/agora-cluster/agora/agent/resources"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
@@ -19,9 +20,13 @@ type Config struct {
 	WorkDir  string
 	NATSURLs []string
 	Prefix   string
-	// Resources overrides what is detected; zero fields are detected.
-	Resources  wire.Resources
-	Attributes map[string]string
+	// Resources overrides what is detected: a scalar is detected when it
+	// is zero, unless ResourcesGiven names it (then zero means none).
+	Resources wire.Resources
+	// ResourcesGiven names the scalars of Resources set on purpose (the
+	// --resources flag sets it).
+	ResourcesGiven resources.Given
+	Attributes     map[string]string
 	// Executor runs tasks; nil means real processes in sandboxes.
 	Executor launcher.Executor
 	// KillGrace is the default time between SIGTERM and SIGKILL.

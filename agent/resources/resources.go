@@ -36,17 +36,53 @@ func Detect(workDir string) (wire.Resources, error) {
 	}, nil
 }
 
-// Merge returns detected with every scalar that override sets replaced,
-// and override's ports.
-func Merge(detected, override wire.Resources) wire.Resources {
+// Given says which scalars of an override were set on purpose: a given
+// scalar is used as it is, zero included (an agent told "cpus:0" offers no
+// cpus); one not given is detected.
+type Given struct {
+	CPUs, MemMB, DiskMB bool
+}
+
+// ParseOverride parses the operator's --resources ("cpus:4;mem:8192;
+// disk:20000;ports:[31000-32000]", as wire.ParseResources) and says which
+// scalars it names.
+func ParseOverride(s string) (wire.Resources, Given, error) {
+	r, err := wire.ParseResources(s)
+	if err != nil {
+		return wire.Resources{}, Given{}, err
+	}
+	var g Given
+	for _, part := range strings.Split(s, ";") {
+		name, _, _ := strings.Cut(part, ":")
+		switch strings.TrimSpace(name) {
+		case "cpus":
+			g.CPUs = true
+		case "mem":
+			g.MemMB = true
+		case "disk":
+			g.DiskMB = true
+		}
+	}
+	return r, g, nil
+}
+
+// Complete reports whether override, with the scalars given, leaves
+// nothing to detect: every scalar is either given or non-zero.
+func Complete(override wire.Resources, given Given) bool {
+	return (given.CPUs || override.CPUs > 0) && (given.MemMB || override.MemMB > 0) && (given.DiskMB || override.DiskMB > 0)
+}
+
+// Merge returns detected with every scalar that override sets (non-zero)
+// or that given names (zero included) replaced, and override's ports.
+func Merge(detected, override wire.Resources, given Given) wire.Resources {
 	out := detected
-	if override.CPUs > 0 {
+	if given.CPUs || override.CPUs > 0 {
 		out.CPUs = override.CPUs
 	}
-	if override.MemMB > 0 {
+	if given.MemMB || override.MemMB > 0 {
 		out.MemMB = override.MemMB
 	}
-	if override.DiskMB > 0 {
+	if given.DiskMB || override.DiskMB > 0 {
 		out.DiskMB = override.DiskMB
 	}
 	if len(override.Ports) > 0 {
