@@ -14,6 +14,9 @@ import (
 // refusal comes back as a *wire.Error; a master that no longer knows the
 // framework makes the driver re-subscribe.
 func (d *Driver) request(ctx context.Context, t wire.Type, body, out any) (wire.Envelope, error) {
+	if d.isStopped() {
+		return wire.Envelope{}, ErrStopped
+	}
 	if d.nc == nil {
 		return wire.Envelope{}, ErrNotSubscribed
 	}
@@ -25,6 +28,9 @@ func (d *Driver) request(ctx context.Context, t wire.Type, body, out any) (wire.
 	defer cancel()
 	msg, err := d.nc.RequestWithContext(ctx, d.subj.Call(d.id), data)
 	if err != nil {
+		if d.isStopped() {
+			return wire.Envelope{}, ErrStopped
+		}
 		if errors.Is(err, nats.ErrNoResponders) {
 			return wire.Envelope{}, fmt.Errorf("sdk: %s: no leader is answering: %w", t, err)
 		}

@@ -48,8 +48,12 @@ type Config struct {
 
 // Errors returned by the driver.
 var (
-	ErrStopped        = errors.New("sdk: driver stopped")
-	ErrNotSubscribed  = errors.New("sdk: not subscribed")
+	// ErrStopped is returned by calls, Run and Stop once Stop has
+	// succeeded or Run has returned.
+	ErrStopped = errors.New("sdk: driver stopped")
+	// ErrNotSubscribed is returned by calls made before Run connected.
+	ErrNotSubscribed = errors.New("sdk: not subscribed")
+	// ErrAlreadyRunning is returned by Run while another Run is under way.
 	ErrAlreadyRunning = errors.New("sdk: driver already running")
 )
 
@@ -76,16 +80,16 @@ type Driver struct {
 	leader     wire.LeaderInfo
 	heartbeat  time.Duration
 	lastEvent  time.Time
-	stopped    chan struct{}
+	stopped    chan struct{} // closed by a successful Stop or when Run returns
 	stopOnce   sync.Once
-	seen       uuidSet // updates already delivered, to drop resends
+	stopMu     sync.Mutex // one Stop at a time
+	seen       uuidSet    // updates already delivered, to drop resends
 	// subscribing is set from the moment a (re-)subscription is wanted
 	// until a SUBSCRIBE succeeds; subscribedTerm is the term of the last
 	// successful SUBSCRIBE reply.
 	subscribing    bool
 	subscribedTerm uint64
 	subs           []*nats.Subscription
-	teardownErr    error
 }
 
 // NewDriver builds a driver; [Driver.Run] connects it.
@@ -167,19 +171,27 @@ func (d *Driver) Leader() wire.LeaderInfo {
 
 // Run connects, subscribes and delivers events to the scheduler until ctx
 // ends or Stop is called. It returns nil after Stop, ctx.Err() when ctx
-// ends.
+// ends. A driver runs once: Run while another Run is under way returns
+// [ErrAlreadyRunning]; once Run has returned, the driver is stopped and
+// Run, Stop and every call return [ErrStopped].
 func (d *Driver) Run(ctx context.Context) error {
 	d.mu.Lock()
+	if d.isStopped() {
+		d.mu.Unlock()
+		return ErrStopped
+	}
 	if d.running {
 		d.mu.Unlock()
 		return ErrAlreadyRunning
 	}
 	d.running = true
 	d.mu.Unlock()
+	defer d.markStopped()
 	if err := d.connect(); err != nil {
 		return err
 	}
 	defer d.close()
+	defer d.markStopped() // before close: calls see ErrStopped, not a closed connection
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -194,7 +206,7 @@ func (d *Driver) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-d.stopped:
 			cancel()
-			return d.teardownErr
+			return nil
 		case env := <-d.events:
 			d.dispatch(ctx, env)
 		}
@@ -456,20 +468,51 @@ func (d *Driver) isStale(term uint64) bool {
 }
 
 // Stop stops the driver. With failover false the framework is torn down:
-// the master kills its tasks and forgets it. With failover true it only
-// disconnects; its tasks keep running until its failover timeout, and a
-// new driver with the same ID resumes it.
+// the master kills its tasks and forgets it, and the IDFile is removed.
+// With failover true it only disconnects; its tasks keep running until
+// its failover timeout, and a new driver with the same ID resumes it.
+//
+// If the TEARDOWN fails (no leader answers, ctx ends), Stop returns the
+// error and the driver keeps running: call Stop again, or end Run's
+// context to give up. Once Stop has succeeded — or Run has returned —
+// Stop and every call return [ErrStopped].
 func (d *Driver) Stop(ctx context.Context, failover bool) error {
-	var err error
-	d.stopOnce.Do(func() {
-		if !failover {
-			_, err = d.request(ctx, wire.TypeTeardown, struct{}{}, nil)
-			if err == nil && d.cfg.IDFile != "" {
-				_ = os.Remove(d.cfg.IDFile)
+	d.stopMu.Lock()
+	defer d.stopMu.Unlock()
+	if d.isStopped() {
+		return ErrStopped
+	}
+	if !failover {
+		_, err := d.request(ctx, wire.TypeTeardown, struct{}{}, nil)
+		var we *wire.Error
+		if errors.As(err, &we) && we.Code == wire.CodeUnknownFramework {
+			// Already gone: an earlier TEARDOWN whose reply was lost.
+			err = nil
+		}
+		if err != nil {
+			return fmt.Errorf("sdk: teardown: %w", err)
+		}
+		if d.cfg.IDFile != "" {
+			if err := os.Remove(d.cfg.IDFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+				d.log.Warn("framework torn down, but its ID file stays", "err", err)
 			}
 		}
-		d.teardownErr = err
-		close(d.stopped)
-	})
-	return err
+	}
+	d.markStopped()
+	return nil
+}
+
+// markStopped ends the driver: Run returns and calls fail with
+// ErrStopped.
+func (d *Driver) markStopped() {
+	d.stopOnce.Do(func() { close(d.stopped) })
+}
+
+func (d *Driver) isStopped() bool {
+	select {
+	case <-d.stopped:
+		return true
+	default:
+		return false
+	}
 }

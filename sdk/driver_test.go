@@ -1,9 +1,15 @@
 package sdk_test
 
 import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
@@ -49,5 +55,131 @@ func TestAgentLossReportsFailure(t *testing.T) {
 	sdktest.Eventually(t, 20*time.Second, func() bool { return len(rec.Failures()) > 0 }, "a Failure for agent %s", lost)
 	if f := rec.Failures()[0]; f.AgentID != lost {
 		t.Fatalf("failure %+v, want agent %s", f, lost)
+	}
+}
+
+// TestStopTeardown: Stop(ctx, false) that cannot reach a leader returns
+// the error and leaves the driver running; once a leader is back, a
+// second Stop tears the framework down (its tasks are killed, the master
+// forgets it, the ID file is removed), and from then on Run, Stop and
+// calls return ErrStopped.
+func TestStopTeardown(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
+	idFile := filepath.Join(t.TempDir(), "framework-id")
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "teardown", FailoverTimeout: wire.Duration(time.Hour)}, rec,
+		func(cfg *sdk.Config) { cfg.IDFile = idFile })
+	rec.WaitSubscribed(t, 10*time.Second, 1)
+	o := rec.TakeOffer(t, 10*time.Second, nil)
+	task := sdk.Task("forever").Shell("sleep 3600").CPUs(0.1).Mem(16).SimulateHang().Info()
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 10*time.Second, "forever", wire.TaskRunning)
+	id := d.FrameworkID()
+
+	c.StopMaster(0)
+	err := d.Stop(sdktest.Ctx(t, 3*time.Second), false)
+	if err == nil || errors.Is(err, sdk.ErrStopped) {
+		t.Fatalf("Stop without a leader: %v, want the TEARDOWN's error", err)
+	}
+	if _, err := os.Stat(idFile); err != nil {
+		t.Fatalf("the ID file is gone after a failed teardown: %v", err)
+	}
+	if err := c.RestartMaster(0); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitSubscribed(t, 20*time.Second, 2) // the driver still runs
+	if err := d.Stop(sdktest.Ctx(t, 5*time.Second), false); err != nil {
+		t.Fatalf("Stop retried: %v", err)
+	}
+
+	if _, err := os.Stat(idFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the ID file stays after the teardown: %v", err)
+	}
+	sdktest.Eventually(t, 15*time.Second, func() bool {
+		l := c.Leader()
+		if l == nil {
+			return false
+		}
+		st := l.StateView()
+		for _, f := range st.Frameworks {
+			if f.ID == id {
+				return false
+			}
+		}
+		for _, tk := range st.Tasks {
+			if tk.FrameworkID == id {
+				return false
+			}
+		}
+		for _, a := range st.Agents {
+			if !a.Used.IsZero() {
+				return false
+			}
+		}
+		return true
+	}, "framework %s forgotten and its task killed", id)
+
+	if err := d.Stop(context.Background(), false); !errors.Is(err, sdk.ErrStopped) {
+		t.Fatalf("Stop after Stop: %v, want ErrStopped", err)
+	}
+	if err := d.Revive(context.Background()); !errors.Is(err, sdk.ErrStopped) {
+		t.Fatalf("Revive after Stop: %v, want ErrStopped", err)
+	}
+	if _, err := d.Launch(context.Background(), o, task); !errors.Is(err, sdk.ErrStopped) {
+		t.Fatalf("Launch after Stop: %v, want ErrStopped", err)
+	}
+	if err := d.Run(context.Background()); !errors.Is(err, sdk.ErrStopped) {
+		t.Fatalf("Run after Stop: %v, want ErrStopped", err)
+	}
+}
+
+// TestCallsAfterRunReturnErrStopped: a driver whose Run ended with its
+// context is stopped too.
+func TestCallsAfterRunReturnErrStopped(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1))
+	rec := sdktest.NewRecorder()
+	d, err := sdk.NewDriver(sdk.Config{NATSURLs: c.NATSURLs(), Framework: wire.FrameworkInfo{Name: "ended"}}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	rec.WaitSubscribed(t, 10*time.Second, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := d.Suppress(context.Background()); !errors.Is(err, sdk.ErrStopped) {
+		t.Fatalf("Suppress after Run returned: %v, want ErrStopped", err)
+	}
+	if err := d.Stop(context.Background(), true); !errors.Is(err, sdk.ErrStopped) {
+		t.Fatalf("Stop after Run returned: %v, want ErrStopped", err)
+	}
+}
+
+// TestSimulatedStartDelay: a simulated task with a start delay reports
+// TASK_STARTING before it runs and finishes.
+func TestSimulatedStartDelay(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "slow-start"}, rec)
+	o := rec.TakeOffer(t, 10*time.Second, nil)
+	task := sdk.Task("slow").Shell("true").CPUs(0.1).Mem(16).SimulateStartDelay(300*time.Millisecond).Simulate(10*time.Millisecond, 0)
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task.Info()); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 10*time.Second, "slow", wire.TaskFinished)
+	var states []wire.TaskState
+	for _, u := range rec.Updates() {
+		if u.TaskID == "slow" {
+			states = append(states, u.State)
+		}
+	}
+	i, j := slices.Index(states, wire.TaskStarting), slices.Index(states, wire.TaskRunning)
+	if i < 0 || j < i {
+		t.Fatalf("states %v, want TASK_STARTING before TASK_RUNNING", states)
 	}
 }

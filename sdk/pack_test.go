@@ -97,3 +97,19 @@ func TestRefuseJitter(t *testing.T) {
 		t.Fatalf("no jitter: all within [%v,%v]", lo, hi)
 	}
 }
+
+func TestTaskBuilderSimulate(t *testing.T) {
+	b := Task("s").SimulateStartDelay(time.Second).SimulateHang()
+	sim := b.Info().Sim
+	if sim == nil || !sim.Hang || sim.StartDelay.D() != time.Second {
+		t.Fatalf("sim %+v, want a hang after a 1 s start", sim)
+	}
+	b.Simulate(2*time.Second, 3)
+	if !sim.Hang || sim.Duration != 0 {
+		t.Fatalf("Info shares its SimBehavior with the builder: %+v", sim)
+	}
+	got := *b.Info().Sim
+	if got.Hang || got.Duration.D() != 2*time.Second || got.ExitCode != 3 || got.StartDelay.D() != time.Second {
+		t.Fatalf("sim %+v, want exit 3 after 2 s, still starting in 1 s", got)
+	}
+}

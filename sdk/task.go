@@ -73,21 +73,54 @@ func (b *TaskBuilder) KillGrace(d time.Duration) *TaskBuilder {
 }
 
 // Simulate makes the task a scripted one on agents that simulate tasks
-// (see sdktest.Simulated): it ends after d with exit code.
+// (see sdktest.Simulated): it ends after d with exitCode (0 finishes it,
+// anything else fails it). Real agents ignore the script and run the
+// command.
 func (b *TaskBuilder) Simulate(d time.Duration, exitCode int) *TaskBuilder {
-	b.info.Sim = &wire.SimBehavior{Duration: wire.Duration(d), ExitCode: exitCode}
+	sim := b.sim()
+	sim.Duration, sim.ExitCode, sim.Hang = wire.Duration(d), exitCode, false
 	return b
+}
+
+// SimulateHang makes a simulated task run until it is killed (a hung
+// task, or a long-running service).
+func (b *TaskBuilder) SimulateHang() *TaskBuilder {
+	b.sim().Hang = true
+	return b
+}
+
+// SimulateStartDelay makes a simulated task's launch take d (a slow fetch
+// or sandbox setup), during which the agent reports TASK_STARTING. It
+// combines with Simulate or SimulateHang.
+func (b *TaskBuilder) SimulateStartDelay(d time.Duration) *TaskBuilder {
+	b.sim().StartDelay = wire.Duration(d)
+	return b
+}
+
+func (b *TaskBuilder) sim() *wire.SimBehavior {
+	if b.info.Sim == nil {
+		b.info.Sim = &wire.SimBehavior{}
+	}
+	return b.info.Sim
 }
 
 // Needs is what the task needs from an offer (its ports as a count).
 func (b *TaskBuilder) Needs() (wire.Resources, int) { return b.info.Resources, b.ports }
 
-// Info returns the task as it is, without an agent or ports.
-func (b *TaskBuilder) Info() wire.TaskInfo { return b.info }
+// Info returns the task as it is, without an agent or ports. The result
+// shares nothing with the builder but its Env and Labels maps.
+func (b *TaskBuilder) Info() wire.TaskInfo {
+	t := b.info
+	if t.Sim != nil {
+		sim := *t.Sim
+		t.Sim = &sim
+	}
+	return t
+}
 
 // On returns the task placed on an offer's agent with the given ports.
 func (b *TaskBuilder) On(agent wire.AgentID, ports wire.Ranges) wire.TaskInfo {
-	t := b.info
+	t := b.Info()
 	t.AgentID = agent
 	t.Resources.Ports = ports
 	if t.Env != nil {
