@@ -93,11 +93,11 @@ func New(natsURLs []string, id wire.FrameworkID, dir string, want int) (*Framewo
 	return f, nil
 }
 
-// Run runs until ctx ends, then stops with failover (tasks keep running).
+// Run runs until ctx ends. The driver then only disconnects, as
+// Stop(ctx, true) would: the tasks keep running, and the next start
+// resumes the framework within its failover timeout.
 func (f *Framework) Run(ctx context.Context) error {
-	err := f.Driver.Run(ctx)
-	_ = f.Driver.Stop(context.Background(), true)
-	return err
+	return f.Driver.Run(ctx)
 }
 
 // save writes the state before the framework acts on it. f.mu is held.

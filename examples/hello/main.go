@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,7 +28,7 @@ import (
 func main() {
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "NATS URL(s) of the cluster, comma separated")
 	id := flag.String("framework-id", "", "framework ID (default: a new one); on a secured cluster, one your NATS login may use")
-	n := flag.Int("tasks", 3, "number of tasks to launch")
+	n := flag.Int("tasks", 3, "number of tasks to launch (0: exit at once)")
 	timeout := flag.Duration("timeout", time.Minute, "give up after this long")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -46,12 +47,24 @@ type Result struct{ Finished, Failed int }
 
 // Run launches n echo tasks on the cluster at natsURLs, as framework id
 // ("" for a new one), and returns when every task has ended (or ctx ends).
+// With n = 0 it returns at once.
 func Run(ctx context.Context, natsURLs []string, id wire.FrameworkID, n int, out io.Writer) (Result, error) {
-	h := &hello{total: n, out: out, ended: map[wire.TaskID]bool{}, done: make(chan struct{})}
+	return run(ctx, natsURLs, id, n, out, func(h *hello) sdk.Scheduler { return h })
+}
+
+// run is Run with the scheduler wrapped (tests inject faults).
+func run(ctx context.Context, natsURLs []string, id wire.FrameworkID, n int, out io.Writer, wrap func(*hello) sdk.Scheduler) (Result, error) {
+	if n < 0 {
+		return Result{}, fmt.Errorf("hello: %d tasks: want 0 or more", n)
+	}
+	if n == 0 {
+		return Result{}, nil
+	}
+	h := &hello{total: n, out: out, live: map[wire.TaskID]wire.AgentID{}, done: make(chan struct{})}
 	d, err := sdk.NewDriver(sdk.Config{
 		NATSURLs:  natsURLs,
 		Framework: wire.FrameworkInfo{ID: id, Name: "hello"},
-	}, h)
+	}, wrap(h))
 	if err != nil {
 		return Result{}, err
 	}
@@ -61,22 +74,43 @@ func Run(ctx context.Context, natsURLs []string, id wire.FrameworkID, n int, out
 	go func() { errc <- d.Run(ctx) }()
 	select {
 	case <-h.done:
-		_ = d.Stop(ctx, false) // tear down: the framework is finished
+		err := d.Stop(ctx, false) // tear down: the framework is finished
+		if err != nil {
+			cancel() // no leader took the teardown: give up
+		}
 		<-errc
-		return h.res, nil
+		return h.res, err
 	case err := <-errc:
 		return h.res, err
 	}
 }
 
+// hello's fields are only touched from the driver's callbacks, which run
+// one at a time.
 type hello struct {
 	sdk.BaseScheduler
-	total    int
-	launched int
-	res      Result
-	ended    map[wire.TaskID]bool // updates can repeat: count each task once
-	out      io.Writer
-	done     chan struct{}
+	total int
+	next  int                          // the last task number used: IDs are never reused
+	live  map[wire.TaskID]wire.AgentID // launched, not ended or dropped
+	res   Result
+	out   io.Writer
+	done  chan struct{}
+}
+
+// missing is how many tasks still have to be launched.
+func (h *hello) missing() int { return h.total - h.res.Finished - h.res.Failed - len(h.live) }
+
+// Subscribed asks after the tasks launched but not yet heard of: a launch
+// whose reply was lost in a failover may not have reached the master, and
+// the master answers for such a task with TASK_UNKNOWN.
+func (h *hello) Subscribed(ctx context.Context, d *sdk.Driver, _ wire.Subscribed) {
+	var ask []wire.ReconcileTask
+	for id, agent := range h.live {
+		ask = append(ask, wire.ReconcileTask{TaskID: id, AgentID: agent})
+	}
+	if len(ask) > 0 {
+		_, _ = d.Reconcile(ctx, ask...)
+	}
 }
 
 // Offers launches as many echo tasks as each offer holds, until all are out.
@@ -85,29 +119,43 @@ func (h *hello) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) 
 	for _, o := range offers {
 		var tasks []wire.TaskInfo
 		left := o.Resources
-		for h.launched < h.total && left.Contains(task) {
-			h.launched++
-			id := wire.TaskID(fmt.Sprintf("hello-%d", h.launched))
+		for len(tasks) < h.missing() && left.Contains(task) {
+			h.next++
+			id := wire.TaskID(fmt.Sprintf("hello-%d", h.next))
 			tasks = append(tasks, wire.TaskInfo{
 				TaskID:    id,
 				Name:      string(id),
 				Resources: task,
-				Command:   wire.CommandInfo{Value: fmt.Sprintf("echo hello from task %d on $(hostname)", h.launched), Shell: true},
+				Command:   wire.CommandInfo{Value: fmt.Sprintf("echo hello from task %d on $(hostname)", h.next), Shell: true},
 			})
 			left = left.Sub(task)
 		}
 		if len(tasks) == 0 {
-			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 60)
+			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 60) // Update revives if a task must be replaced
 			continue
 		}
+		for _, t := range tasks {
+			h.live[t.TaskID] = o.AgentID
+		}
 		if _, err := d.Launch(ctx, o, tasks...); err != nil {
+			// A refused launch comes back as TASK_DROPPED updates; a
+			// lost reply leaves the tasks in doubt: ask after them.
 			fmt.Fprintf(h.out, "launch on %s failed: %v\n", o.Hostname, err)
-			h.launched -= len(tasks)
+			var refused *wire.Error
+			if !errors.As(err, &refused) {
+				ask := make([]wire.ReconcileTask, len(tasks))
+				for i, t := range tasks {
+					ask[i] = wire.ReconcileTask{TaskID: t.TaskID, AgentID: o.AgentID}
+				}
+				_, _ = d.Reconcile(ctx, ask...)
+			}
 		}
 	}
 }
 
-// Update prints each update and counts the tasks that ended.
+// Update prints each update and counts the tasks that ended. A task that
+// never started (dropped, or unknown to the master) is not a failure: a
+// new task, with a new ID, replaces it.
 func (h *hello) Update(ctx context.Context, d *sdk.Driver, s wire.TaskStatus) {
 	line := fmt.Sprintf("%s %s", s.TaskID, s.State)
 	if s.ExitCode != nil {
@@ -117,16 +165,22 @@ func (h *hello) Update(ctx context.Context, d *sdk.Driver, s wire.TaskStatus) {
 		line += " (" + s.Message + ")"
 	}
 	fmt.Fprintln(h.out, line)
-	if !s.State.Terminal() || h.ended[s.TaskID] {
-		return
+	if _, live := h.live[s.TaskID]; !live {
+		return // a repeated update, or one of a task already replaced
 	}
-	h.ended[s.TaskID] = true
 	switch {
+	case s.State == wire.TaskDropped || s.State == wire.TaskUnknown:
+		delete(h.live, s.TaskID)
+		_ = d.Revive(ctx) // offers again now, not after the decline filter
+		return
+	case !s.State.Terminal():
+		return
 	case s.State == wire.TaskFinished:
 		h.res.Finished++
 	default:
 		h.res.Failed++
 	}
+	delete(h.live, s.TaskID)
 	if h.res.Finished+h.res.Failed == h.total {
 		close(h.done)
 	}
