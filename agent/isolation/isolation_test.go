@@ -269,6 +269,17 @@ func TestDetectDisabled(t *testing.T) {
 	}
 }
 
+// skipWithoutCgroups skips a test that needs cgroups the machine does not
+// offer, or fails it when AGORA_REQUIRE_CGROUPS=1 says they must be there
+// (CI runs as root with cgroup v1 cpu and memory mounted).
+func skipWithoutCgroups(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("AGORA_REQUIRE_CGROUPS") == "1" {
+		t.Fatal("AGORA_REQUIRE_CGROUPS=1 but", why)
+	}
+	t.Skip(why)
+}
+
 // realManager detects cgroups under a parent private to this test run, or
 // skips the test.
 func realManager(t *testing.T) *Manager {
@@ -276,7 +287,7 @@ func realManager(t *testing.T) *Manager {
 	m := Detect(Config{Parent: fmt.Sprintf("agora-test-%d", os.Getpid())})
 	t.Cleanup(m.RemoveParent)
 	if !m.Enabled() {
-		t.Skip("cgroups not usable here:", m.String())
+		skipWithoutCgroups(t, "cgroups not usable here: "+m.String())
 	}
 	t.Log("isolation:", m.String())
 	return m
@@ -329,7 +340,7 @@ func TestRealCgroupJoinAndDestroy(t *testing.T) {
 func TestRealOOMKillIsCounted(t *testing.T) {
 	m := realManager(t)
 	if !slices.Contains(m.Controllers(), "memory") {
-		t.Skip("no memory controller:", m.String())
+		skipWithoutCgroups(t, "no memory controller: "+m.String())
 	}
 	cg, err := m.Create("oom", Limits{MemoryBytes: 16 << 20})
 	if err != nil {

@@ -90,11 +90,18 @@ func processGone(pid int) bool {
 	return err != nil || st.dead()
 }
 
+// cgroupAvailable skips a test when the executor has no such cgroup
+// controller, or fails it when AGORA_REQUIRE_CGROUPS=1 says it must have
+// one (CI runs as root with cgroup v1 cpu and memory mounted).
 func cgroupAvailable(t *testing.T, e *ProcessExecutor, controller string) {
 	t.Helper()
-	if !slices.Contains(e.iso.Controllers(), controller) {
-		t.Skipf("no %s cgroup controller: %s", controller, e.Isolation())
+	if slices.Contains(e.iso.Controllers(), controller) {
+		return
 	}
+	if os.Getenv("AGORA_REQUIRE_CGROUPS") == "1" {
+		t.Fatalf("AGORA_REQUIRE_CGROUPS=1 but no %s cgroup controller: %s", controller, e.Isolation())
+	}
+	t.Skipf("no %s cgroup controller: %s", controller, e.Isolation())
 }
 
 func atoi(t *testing.T, s string) int {
