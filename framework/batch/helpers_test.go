@@ -3,6 +3,7 @@ package batch
 import (
 	"bytes"
 	"context"
+	"maps"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -104,18 +105,31 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// countingExecutor counts launches per task ID.
+// countingExecutor counts launches per task ID and keeps the labels
+// each task reached the agent with.
 type countingExecutor struct {
 	launcher.Executor
 	mu       sync.Mutex
 	launches map[wire.TaskID]int
+	labels   map[wire.TaskID]map[string]string
 }
 
 func (c *countingExecutor) Launch(ctx context.Context, spec launcher.Spec) (launcher.Task, error) {
 	c.mu.Lock()
 	c.launches[spec.Task.TaskID]++
+	if c.labels == nil {
+		c.labels = map[wire.TaskID]map[string]string{}
+	}
+	c.labels[spec.Task.TaskID] = maps.Clone(spec.Task.Labels)
 	c.mu.Unlock()
 	return c.Executor.Launch(ctx, spec)
+}
+
+// taskLabels returns the labels of each task launched.
+func (c *countingExecutor) taskLabels() map[wire.TaskID]map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.labels)
 }
 
 func (c *countingExecutor) counts() map[wire.TaskID]int {
