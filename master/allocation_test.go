@@ -69,15 +69,32 @@ func TestDRFWorkedExample(t *testing.T) {
 	}
 }
 
-// TestOfferTimeout: an offer held past the offer timeout is rescinded and
-// its resources offered again.
+// TestOfferTimeout: an offer held past the offer timeout is rescinded (the
+// framework gets RESCIND) and its resources offered again. The timeout is
+// a minute on a fake clock, which the test advances.
 func TestOfferTimeout(t *testing.T) {
+	clk := newFakeClock()
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
-		sdktest.WithMasterConfig(func(mc *master.Config) { mc.OfferTimeout = 300 * time.Millisecond }))
+		sdktest.WithMasterConfig(func(mc *master.Config) {
+			mc.Now = clk.Now
+			mc.OfferTimeout = time.Minute
+			// Framework silence is measured on the same clock: allow more
+			// than the test advances it.
+			mc.FrameworkHeartbeatInterval = time.Minute
+		}))
 	rec := sdktest.NewRecorder()
 	d := c.RunDriver(t, wire.FrameworkInfo{Name: "hoarder"}, rec)
 	rec.WaitSubscribed(t, 5*time.Second, 1)
 	first := rec.TakeOffer(t, 5*time.Second, nil)
+	clk.Advance(59 * time.Second)
+	// Not yet: a full allocation pass (which expires offers) runs every
+	// 200 ms; after several, the offer is still held.
+	waitGrowth(t, "full allocation passes", 3, func() float64 { return allocationPasses(t, c.Leader()) })
+	if slices.Contains(rec.Rescinded(), first.ID) {
+		t.Fatal("offer rescinded before the offer timeout")
+	}
+	clk.Advance(2 * time.Second)
+	sdktest.Eventually(t, 5*time.Second, func() bool { return slices.Contains(rec.Rescinded(), first.ID) }, "RESCIND of the expired offer")
 	second := rec.TakeOffer(t, 5*time.Second, func(o wire.Offer) bool { return o.ID != first.ID })
 	if !second.Resources.Equal(first.Resources) {
 		t.Fatalf("re-offered %s, first offer held %s", second.Resources, first.Resources)
@@ -91,9 +108,11 @@ func TestOfferTimeout(t *testing.T) {
 
 // TestFrameworkFailoverTimeout: a framework that disconnects keeps its
 // tasks until its failover timeout; one that does not come back in time
-// is removed and its tasks killed.
+// is removed and its tasks killed. Time is a fake clock the test advances.
 func TestFrameworkFailoverTimeout(t *testing.T) {
-	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:2;mem:256"), sdktest.Simulated())
+	clk := newFakeClock()
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:2;mem:256"), sdktest.Simulated(),
+		sdktest.WithMasterConfig(func(mc *master.Config) { mc.Now = clk.Now }))
 
 	run := func(info wire.FrameworkInfo, rec *sdktest.Recorder) (*sdk.Driver, context.CancelFunc, chan struct{}) {
 		d, err := sdk.NewDriver(sdk.Config{NATSURLs: c.NATSURLs(), Framework: info, Logger: sdktest.TestLogger(t)}, rec)
@@ -115,9 +134,17 @@ func TestFrameworkFailoverTimeout(t *testing.T) {
 		rec.WaitState(t, 5*time.Second, id, wire.TaskRunning)
 	}
 	leader := c.Leader()
+	taskKnown := func(id wire.TaskID) bool {
+		for _, tk := range leader.StateView().Tasks {
+			if tk.ID == id {
+				return true
+			}
+		}
+		return false
+	}
 
-	// Framework 1 comes back within its timeout: its task survives.
-	info1 := wire.FrameworkInfo{ID: "fw-back", Name: "back", FailoverTimeout: wire.Duration(5 * time.Second)}
+	// Framework 1 will come back within its timeout (30 min).
+	info1 := wire.FrameworkInfo{ID: "fw-back", Name: "back", FailoverTimeout: wire.Duration(30 * time.Minute)}
 	rec1 := sdktest.NewRecorder()
 	d1, stop1, done1 := run(info1, rec1)
 	rec1.WaitSubscribed(t, 5*time.Second, 1)
@@ -125,13 +152,12 @@ func TestFrameworkFailoverTimeout(t *testing.T) {
 	// Give back what framework 1 holds, for long, so framework 2 gets it.
 	sdktest.Eventually(t, 5*time.Second, func() bool { return len(rec1.Outstanding()) > 0 }, "the rest re-offered")
 	for _, o := range rec1.Outstanding() {
-		if err := d1.Decline(sdktest.Ctx(t, 5*time.Second), []wire.OfferID{o.ID}, 3600); err != nil {
+		if err := d1.Decline(sdktest.Ctx(t, 5*time.Second), []wire.OfferID{o.ID}, 3600*24); err != nil {
 			t.Fatal(err)
 		}
 	}
-
-	// Framework 2 does not: after 1 s its task is killed and it is removed.
-	info2 := wire.FrameworkInfo{ID: "fw-gone", Name: "gone", FailoverTimeout: wire.Duration(time.Second)}
+	// Framework 2 (10 min) will not.
+	info2 := wire.FrameworkInfo{ID: "fw-gone", Name: "gone", FailoverTimeout: wire.Duration(10 * time.Minute)}
 	rec2 := sdktest.NewRecorder()
 	d2, stop2, done2 := run(info2, rec2)
 	rec2.WaitSubscribed(t, 5*time.Second, 1)
@@ -141,20 +167,28 @@ func TestFrameworkFailoverTimeout(t *testing.T) {
 	<-done1
 	stop2()
 	<-done2
+	// Silent for longer than five heartbeat intervals: disconnected.
+	clk.Advance(5 * time.Second)
+	disconnected := func(id wire.FrameworkID) bool {
+		fw, ok := leader.Registry().Framework(id)
+		return ok && !fw.DisconnectedAt.IsZero()
+	}
+	sdktest.Eventually(t, 5*time.Second, func() bool { return disconnected("fw-back") && disconnected("fw-gone") }, "both frameworks recorded as disconnected")
+	// Nine minutes later both still hold their tasks.
+	clk.Advance(9 * time.Minute)
+	waitGrowth(t, "health checks", 3, func() float64 { return healthChecks(t, leader) })
+	if _, ok := leader.Registry().Framework("fw-gone"); !ok || !taskKnown("doomed") {
+		t.Fatalf("framework within its failover timeout removed (registered %v, task known %v)", ok, taskKnown("doomed"))
+	}
+	// Past fw-gone's 10 min: removed, and its task killed.
+	clk.Advance(2 * time.Minute)
 	sdktest.Eventually(t, 10*time.Second, func() bool {
 		_, ok := leader.Registry().Framework("fw-gone")
 		return !ok
 	}, "framework past its failover timeout removed from the registry")
-	sdktest.Eventually(t, 5*time.Second, func() bool {
-		for _, tk := range leader.StateView().Tasks {
-			if tk.ID == "doomed" {
-				return false
-			}
-		}
-		return true
-	}, "its task killed")
-	if fw, ok := leader.Registry().Framework("fw-back"); !ok || fw.DisconnectedAt.IsZero() {
-		t.Fatalf("framework within its timeout: %+v, registered %v", fw, ok)
+	sdktest.Eventually(t, 5*time.Second, func() bool { return !taskKnown("doomed") }, "its task killed")
+	if !disconnected("fw-back") || !taskKnown("kept") {
+		t.Fatalf("framework within its timeout: disconnected %v, task known %v", disconnected("fw-back"), taskKnown("kept"))
 	}
 	// It re-subscribes with the same ID and finds its task still running.
 	rec1b := sdktest.NewRecorder()
@@ -166,7 +200,7 @@ func TestFrameworkFailoverTimeout(t *testing.T) {
 	if d1b.FrameworkID() != "fw-back" {
 		t.Fatalf("resumed as %s", d1b.FrameworkID())
 	}
-	if fw, _ := leader.Registry().Framework("fw-back"); !fw.DisconnectedAt.IsZero() {
+	if disconnected("fw-back") {
 		t.Fatal("re-subscribed framework still recorded as disconnected")
 	}
 }

@@ -180,7 +180,7 @@ func (l *leader) subscribe(msg *nats.Msg, info wire.FrameworkInfo) {
 	}
 	f.info = info
 	f.connected = true
-	f.lastSeen = time.Now()
+	f.lastSeen = l.m.now()
 	f.disconnectedAt = time.Time{}
 	f.removing = false
 	sub := wire.Subscribed{
@@ -212,7 +212,7 @@ func (l *leader) reallocateTasksOf(fw wire.FrameworkID) {
 func (l *leader) touch(fw wire.FrameworkID) {
 	l.mu.Lock()
 	if f := l.frameworks[fw]; f != nil {
-		f.lastSeen = time.Now()
+		f.lastSeen = l.m.now()
 	}
 	l.mu.Unlock()
 }

@@ -94,6 +94,10 @@ type Config struct {
 	RaftLeaderLease      time.Duration
 
 	Logger *slog.Logger
+	// Now is the clock of the offer timeout, of framework silence and
+	// failover timeouts, and of the allocator's filters; nil means
+	// time.Now. Tests inject a fake clock.
+	Now func() time.Time
 }
 
 // DefaultConfig returns a configuration with production defaults; the

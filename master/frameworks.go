@@ -12,7 +12,7 @@ import (
 // (killing their tasks). A framework that never re-subscribed after an
 // election counts as disconnected since the election.
 func (l *leader) checkFrameworks() {
-	now := time.Now()
+	now := l.m.now()
 	// Drivers heartbeat several times an interval; five intervals of
 	// silence (at least a second) mean the framework is gone.
 	silence := max(5*l.m.cfg.FrameworkHeartbeatInterval, time.Second)
@@ -33,7 +33,7 @@ func (l *leader) checkFrameworks() {
 			if since.IsZero() {
 				// Not seen since the election: it gets at least the
 				// re-registration window to come back.
-				since, limit = l.electedAt, max(limit, l.m.cfg.FrameworkReregisterTimeout)
+				since, limit = l.electedClock, max(limit, l.m.cfg.FrameworkReregisterTimeout)
 			}
 			if now.Sub(since) > limit {
 				f.removing = true

@@ -35,14 +35,17 @@ type leader struct {
 	// start); until then the leader exists but answers nothing.
 	serving atomic.Bool
 
-	mu         sync.Mutex
-	subs       []*nats.Subscription
-	electedAt  time.Time
-	agents     map[wire.AgentID]*agentState
-	frameworks map[wire.FrameworkID]*frameworkState
-	offers     map[wire.OfferID]*offer
-	agentOffer map[wire.AgentID]map[wire.OfferID]*offer // l.offers by agent
-	tasks      map[taskKey]*taskState
+	mu        sync.Mutex
+	subs      []*nats.Subscription
+	electedAt time.Time
+	// electedClock: electedAt on the master's clock (Config.Now), which
+	// framework timeouts are measured on.
+	electedClock time.Time
+	agents       map[wire.AgentID]*agentState
+	frameworks   map[wire.FrameworkID]*frameworkState
+	offers       map[wire.OfferID]*offer
+	agentOffer   map[wire.AgentID]map[wire.OfferID]*offer // l.offers by agent
+	tasks        map[taskKey]*taskState
 	// byAgent indexes tasks by the agent they were placed on, so that work
 	// on one agent (re-registration, loss) never walks every task.
 	byAgent   map[wire.AgentID]map[taskKey]*taskState
@@ -140,24 +143,25 @@ const completedTasksKept = 1000
 func newLeader(m *Master, term uint64) (*leader, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &leader{
-		m:           m,
-		term:        term,
-		log:         m.log.With("term", term),
-		alloc:       allocator.New(allocator.Config{MinAllocatable: m.cfg.MinAllocatable}),
-		ctx:         ctx,
-		cancel:      cancel,
-		electedAt:   time.Now(),
-		agents:      map[wire.AgentID]*agentState{},
-		frameworks:  map[wire.FrameworkID]*frameworkState{},
-		offers:      map[wire.OfferID]*offer{},
-		agentOffer:  map[wire.AgentID]map[wire.OfferID]*offer{},
-		tasks:       map[taskKey]*taskState{},
-		byAgent:     map[wire.AgentID]map[taskKey]*taskState{},
-		forgotten:   map[taskKey]*taskState{},
-		dirty:       map[wire.AgentID]struct{}{},
-		drainKilled: map[wire.AgentID]bool{},
-		reconWait:   map[wire.AgentID]map[taskKey]wire.AgentID{},
-		trigger:     make(chan struct{}, 1),
+		m:            m,
+		term:         term,
+		log:          m.log.With("term", term),
+		alloc:        allocator.New(allocator.Config{MinAllocatable: m.cfg.MinAllocatable, Now: m.cfg.Now}),
+		ctx:          ctx,
+		cancel:       cancel,
+		electedAt:    time.Now(),
+		electedClock: m.now(),
+		agents:       map[wire.AgentID]*agentState{},
+		frameworks:   map[wire.FrameworkID]*frameworkState{},
+		offers:       map[wire.OfferID]*offer{},
+		agentOffer:   map[wire.AgentID]map[wire.OfferID]*offer{},
+		tasks:        map[taskKey]*taskState{},
+		byAgent:      map[wire.AgentID]map[taskKey]*taskState{},
+		forgotten:    map[taskKey]*taskState{},
+		dirty:        map[wire.AgentID]struct{}{},
+		drainKilled:  map[wire.AgentID]bool{},
+		reconWait:    map[wire.AgentID]map[taskKey]wire.AgentID{},
+		trigger:      make(chan struct{}, 1),
 	}
 	recs := m.fsm.AgentStatuses()
 	l.registryAgents = countAgents(recs)

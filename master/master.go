@@ -250,6 +250,14 @@ func (m *Master) currentLeader() (wire.LeaderInfo, *leader) {
 	return m.known, nil
 }
 
+// now reads the master's clock (Config.Now).
+func (m *Master) now() time.Time {
+	if m.cfg.Now != nil {
+		return m.cfg.Now()
+	}
+	return time.Now()
+}
+
 // Name is this master's name.
 func (m *Master) Name() string { return m.cfg.Name }
 

@@ -20,6 +20,8 @@ type metrics struct {
 	offerLatency   prometheus.Histogram
 	raftApply      prometheus.Histogram
 	calls          *prometheus.CounterVec
+	passes         *prometheus.CounterVec
+	healthChecks   prometheus.Counter
 }
 
 var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
@@ -43,8 +45,14 @@ func newMetrics(m *Master) *metrics {
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agora_master_calls_total", Help: "Scheduler calls handled by the leader, by type and result.",
 		}, []string{"type", "result"}),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agora_master_allocation_passes_total", Help: "Allocation passes by kind: event (over the agents that changed), full (periodic; also expires offers) or filter_expiry (a decline filter ended).",
+		}, []string{"kind"}),
+		healthChecks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "agora_master_health_checks_total", Help: "Passes of the leader's health check (agent silence, framework silence and failover timeouts, drains).",
+		}),
 	}
-	reg.MustRegister(mt.offers, mt.allocationPass, mt.offerLatency, mt.raftApply, mt.calls,
+	reg.MustRegister(mt.offers, mt.allocationPass, mt.offerLatency, mt.raftApply, mt.calls, mt.passes, mt.healthChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{m: m})
 	return mt

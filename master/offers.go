@@ -46,15 +46,15 @@ func (l *leader) allocationLoop() {
 		case <-l.ctx.Done():
 			return
 		case <-l.trigger:
-			l.allocate(false)
+			l.allocate(false, "event")
 		case <-full.C:
 			l.expireOffers()
-			l.allocate(true)
+			l.allocate(true, "full")
 		case <-expiry.C:
-			l.allocate(true)
+			l.allocate(true, "filter_expiry")
 		}
 		if next, ok := l.alloc.NextFilterExpiry(); ok {
-			d := time.Until(next)
+			d := next.Sub(l.m.now())
 			if d < 0 {
 				d = 0
 			}
@@ -64,8 +64,9 @@ func (l *leader) allocationLoop() {
 }
 
 // allocate runs the allocator over the changed agents (or all of them)
-// and sends the resulting offers, one message per framework.
-func (l *leader) allocate(full bool) {
+// and sends the resulting offers, one message per framework. kind labels
+// the pass in the metrics.
+func (l *leader) allocate(full bool, kind string) {
 	l.mu.Lock()
 	var agents []wire.AgentID
 	if !full && !l.dirtyAll {
@@ -78,6 +79,7 @@ func (l *leader) allocate(full bool) {
 			agents = append(agents, id)
 		}
 	}
+	l.m.metrics.passes.WithLabelValues(kind).Inc()
 	clear(l.dirty)
 	l.dirtyAll = false
 	event := l.dirtySince
@@ -101,7 +103,7 @@ func (l *leader) allocate(full bool) {
 // makeOffers turns allocations into offers. l.mu is held.
 func (l *leader) makeOffers(allocs []allocator.Allocation) map[wire.FrameworkID][]wire.Offer {
 	byFw := map[wire.FrameworkID][]wire.Offer{}
-	now := time.Now()
+	now := l.m.now()
 	for _, a := range allocs {
 		f := l.frameworks[a.FrameworkID]
 		if f == nil || !f.connected {
@@ -164,7 +166,7 @@ func (l *leader) expireOffers() {
 	if l.m.cfg.OfferTimeout <= 0 {
 		return
 	}
-	deadline := time.Now().Add(-l.m.cfg.OfferTimeout)
+	deadline := l.m.now().Add(-l.m.cfg.OfferTimeout)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for id, o := range l.offers {
@@ -353,6 +355,7 @@ func (l *leader) healthLoop() {
 			l.checkAgents()
 			l.checkFrameworks()
 			l.checkDrains()
+			l.m.metrics.healthChecks.Inc()
 		}
 	}
 }
