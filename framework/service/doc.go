@@ -17,10 +17,12 @@
 // the data directory), reconciles, and adopts its running instances: it
 // does not launch them again.
 //
-// Health checks run in the framework process, not on the agent (agent-side
-// checks are pending): HTTP and TCP checks connect from the framework to
-// the agent's host and the instance's port, and COMMAND checks run the
-// command locally with the instance's environment. Config.ProbeHost maps
+// HTTP and TCP health checks are probed by the framework process, from
+// outside, at the agent's host and the instance's port; an app's COMMAND
+// check is sent with each task and run by the agent in the instance's
+// sandbox, and the health the agent reports on the task's updates joins
+// the framework's results (the agent kills a task that fails it; the
+// framework counts that for restart backoff). Config.ProbeHost maps
 // agent hostnames that the framework cannot resolve (as in `agora dev`,
 // where agents are called agent1, agent2...) to a reachable host.
 //

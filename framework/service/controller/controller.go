@@ -325,19 +325,16 @@ func (c *Controller) step(d *Deployment, format string, args ...any) {
 // ---- health watching ----
 
 // watchIfRunning starts checks of a running instance whose config has
-// any, and stops them otherwise.
+// any, and stops them otherwise. The framework probes HTTP and TCP checks
+// through the HealthWatcher; the COMMAND check's results come with the
+// agent's updates (see agentHealth), starting from the last one recorded.
 func (c *Controller) watchIfRunning(inst *Instance) {
 	want := inst.State == wire.TaskRunning && !inst.Killing && inst.HasChecks
 	if want == c.watched[inst.ID] {
 		return
 	}
-	if c.cfg.Health == nil {
-		return
-	}
 	if !want {
-		c.cfg.Health.Unwatch(string(inst.ID))
-		delete(c.watched, inst.ID)
-		delete(c.checks, inst.ID)
+		c.unwatch(inst)
 		return
 	}
 	a := c.apps[inst.App]
@@ -345,13 +342,24 @@ func (c *Controller) watchIfRunning(inst *Instance) {
 		return
 	}
 	sp := a.configSpec(inst.Config)
-	c.checks[inst.ID] = make([]checkState, len(sp.HealthChecks))
+	cs := make([]checkState, len(sp.HealthChecks))
+	if i := agentCheckIndex(sp); i >= 0 && inst.AgentHealthy != nil {
+		if *inst.AgentHealthy {
+			ok := true
+			cs[i] = checkState{passed: true, ok: &ok}
+		} else {
+			// Counted by Tick once the grace period is over.
+			cs[i] = checkState{lastErr: "the agent reported the COMMAND check failing"}
+		}
+	}
+	c.checks[inst.ID] = cs
 	c.watched[inst.ID] = true
-	c.cfg.Health.Watch(string(inst.ID), sp.HealthChecks, health.Target{
-		Host:  c.cfg.ProbeHost(inst.Hostname),
-		Ports: inst.Ports,
-		Env:   instanceEnv(sp, inst),
-	})
+	if c.cfg.Health != nil {
+		c.cfg.Health.Watch(string(inst.ID), sp.HealthChecks, health.Target{
+			Host:  c.cfg.ProbeHost(inst.Hostname),
+			Ports: inst.Ports,
+		})
+	}
 }
 
 func (c *Controller) unwatch(inst *Instance) {

@@ -30,12 +30,16 @@ type Instance struct {
 	Hostname   string            `json:"hostname"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 	// Ports are the instance's ports in the app spec's order.
-	Ports      []uint64       `json:"ports,omitempty"`
-	State      wire.TaskState `json:"state"`
-	Message    string         `json:"message,omitempty"`
-	Health     Health         `json:"health,omitempty"`
-	HasChecks  bool           `json:"has_checks,omitempty"`
-	LaunchedAt time.Time      `json:"launched_at"`
+	Ports     []uint64       `json:"ports,omitempty"`
+	State     wire.TaskState `json:"state"`
+	Message   string         `json:"message,omitempty"`
+	Health    Health         `json:"health,omitempty"`
+	HasChecks bool           `json:"has_checks,omitempty"`
+	// AgentHealthy is the last result of the check the agent runs (the
+	// COMMAND check), as its updates reported it. It is kept because the
+	// agent reports only changes: a restarted framework starts from it.
+	AgentHealthy *bool     `json:"agent_healthy,omitempty"`
+	LaunchedAt   time.Time `json:"launched_at"`
 	// RunningAt is when the instance was first seen running.
 	RunningAt    time.Time `json:"running_at,omitzero"`
 	HealthySince time.Time `json:"healthy_since,omitzero"`

@@ -2,10 +2,12 @@ package controller
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/agora-cluster/agora/framework/service/health"
 	"github.com/agora-cluster/agora/framework/service/spec"
 	"github.com/agora-cluster/agora/sdk/constraint"
 	"github.com/agora-cluster/agora/sdk/wire"
@@ -111,23 +113,46 @@ func taskInfo(sp spec.App, inst *Instance) wire.TaskInfo {
 		Env:       env,
 		KillGrace: wire.Duration(sp.KillGrace),
 		Labels:    labels,
+		// The agent runs the COMMAND check in the instance's sandbox.
+		HealthCheck: agentCheck(sp),
 	}
 }
 
-// instanceEnv is the environment an instance sees (as far as the
-// framework knows it), for COMMAND health checks run by the framework.
-func instanceEnv(sp spec.App, inst *Instance) map[string]string {
-	env := taskInfo(sp, inst).Env
-	env["AGORA_TASK_ID"] = string(inst.ID)
-	sorted := append([]uint64(nil), inst.Ports...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	for i, p := range sorted {
-		env["PORT"+strconv.Itoa(i)] = strconv.FormatUint(p, 10)
+// agentCheckIndex is the index in sp's health_checks of the check the
+// agent runs (the COMMAND check; validation allows one), or -1.
+func agentCheckIndex(sp spec.App) int {
+	for i, hc := range sp.HealthChecks {
+		if health.RunByAgent(hc) {
+			return i
+		}
 	}
-	if len(sorted) > 0 {
-		env["PORT"] = strconv.FormatUint(sorted[0], 10)
+	return -1
+}
+
+// agentCheck is the task's health check: the app's COMMAND check, for the
+// agent to run, or nil. The agent applies the same grace period and
+// consecutive-failure limit as the framework does for its own checks,
+// and kills the task (reason REASON_TASK_UNHEALTHY) when it fails that
+// many times in a row; max_consecutive_failures 0 (never kill) becomes a
+// limit never reached.
+func agentCheck(sp spec.App) *wire.HealthCheck {
+	i := agentCheckIndex(sp)
+	if i < 0 {
+		return nil
 	}
-	return env
+	hc := sp.HealthChecks[i]
+	limit := hc.MaxFailures()
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	return &wire.HealthCheck{
+		Type:                wire.HealthCommand,
+		Command:             hc.Command,
+		Interval:            wire.Duration(hc.Interval),
+		Timeout:             wire.Duration(hc.Timeout),
+		GracePeriod:         wire.Duration(hc.GracePeriod),
+		ConsecutiveFailures: limit,
+	}
 }
 
 // target is where an instance runs, for constraints.

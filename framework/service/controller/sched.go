@@ -249,6 +249,9 @@ func (c *Controller) Update(ctx context.Context, st wire.TaskStatus) {
 		c.kill(ctx, inst, "app removed", false)
 	}
 	c.watchIfRunning(inst)
+	if st.State == wire.TaskRunning && st.Healthy != nil && a != nil {
+		c.agentHealth(ctx, a, inst, *st.Healthy, st.Message)
+	}
 	if st.State != prev {
 		c.saveInstance(inst)
 		c.emit(events.Event{Type: events.InstanceStatus, App: inst.App, Instance: string(inst.ID), Version: inst.Config,
@@ -265,6 +268,14 @@ func (c *Controller) ended(ctx context.Context, a *app, inst *Instance, st wire.
 	inst.State, inst.Message = st.State, st.Message
 	if st.State == wire.TaskUnknown {
 		inst.Message = "the master does not know the task: " + st.Message
+	}
+	if st.Reason == wire.ReasonTaskUnhealthy {
+		inst.Message = "killed by its agent: the COMMAND health check failed too many times in a row"
+		if cs := c.checks[inst.ID]; a != nil {
+			if i := agentCheckIndex(a.configSpec(inst.Config)); i >= 0 && i < len(cs) && cs[i].lastErr != "" {
+				inst.Message += ": " + cs[i].lastErr
+			}
+		}
 	}
 	if err := c.cfg.Store.Delete(bucketInstances, string(inst.ID)); err != nil {
 		c.log.Error("cannot delete instance", "instance", inst.ID, "err", err)
@@ -319,17 +330,20 @@ func (c *Controller) backoff(a *app, inst *Instance, st wire.TaskStatus) {
 	delay = min(delay, float64(b.Max.D()))
 	a.delayUntil = c.cfg.Now().Add(time.Duration(delay))
 	why := string(st.State)
-	if inst.KillIsFailure {
+	switch {
+	case inst.KillIsFailure:
 		why = inst.KillReason
+	case st.Reason == wire.ReasonTaskUnhealthy:
+		why = "unhealthy: " + inst.Message
 	}
 	c.emit(events.Event{Type: events.AppBackoff, App: a.rec.ID, Instance: string(inst.ID), Version: inst.Config,
 		Message: fmt.Sprintf("instance failed (%s); next launch in %s (failure %d in a row)", why, time.Duration(delay), a.failures)})
 }
 
-// HealthResult applies one probe result. Failures before the first
-// success within the check's grace period are not counted. An instance
-// whose check fails max_consecutive_failures times in a row is killed,
-// and that counts as a failure for restart backoff.
+// HealthResult applies one result of a check the framework probes (HTTP
+// or TCP). An instance whose check fails max_consecutive_failures times in
+// a row after its grace period is killed, and that counts as a failure
+// for restart backoff.
 func (c *Controller) HealthResult(ctx context.Context, r health.Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -338,18 +352,49 @@ func (c *Controller) HealthResult(ctx context.Context, r health.Result) {
 		return
 	}
 	a := c.apps[inst.App]
-	cs := c.checks[inst.ID]
-	if a == nil || r.Check < 0 || r.Check >= len(cs) {
+	if a == nil || r.Check < 0 || r.Check >= len(c.checks[inst.ID]) || health.RunByAgent(a.configSpec(inst.Config).HealthChecks[r.Check]) {
 		return
 	}
-	check := a.configSpec(inst.Config).HealthChecks[r.Check]
+	c.checkResult(ctx, a, inst, r.Check, r.OK, r.Message)
+	c.evaluate(ctx)
+}
+
+// agentHealth applies the health an agent reported on a RUNNING update:
+// the result of the COMMAND check it runs for the instance. The agent
+// reports changes only, and it kills the task itself (reason
+// REASON_TASK_UNHEALTHY, which counts for restart backoff when the update
+// comes) after max_consecutive_failures; the framework does not kill for
+// this check, so a task is not killed twice.
+func (c *Controller) agentHealth(ctx context.Context, a *app, inst *Instance, ok bool, msg string) {
+	if inst.Killing || !c.watched[inst.ID] {
+		return
+	}
+	i := agentCheckIndex(a.configSpec(inst.Config))
+	if i < 0 || i >= len(c.checks[inst.ID]) {
+		return
+	}
+	if inst.AgentHealthy == nil || *inst.AgentHealthy != ok {
+		inst.AgentHealthy = &ok
+		c.saveInstance(inst)
+	}
+	if !ok && msg == "" {
+		msg = "the agent reported the COMMAND check failing"
+	}
+	c.checkResult(ctx, a, inst, i, ok, msg)
+}
+
+// checkResult records one outcome of the instance's check idx and
+// updates the instance's health. Failures before the first success within
+// the check's grace period (from when the instance was seen running) are
+// not counted: the health stays unknown.
+func (c *Controller) checkResult(ctx context.Context, a *app, inst *Instance, idx int, ok bool, msg string) {
+	check := a.configSpec(inst.Config).HealthChecks[idx]
 	now := c.cfg.Now()
-	s := &cs[r.Check]
-	ok := r.OK
+	s := &c.checks[inst.ID][idx]
 	if ok {
 		s.passed, s.failures, s.lastErr = true, 0, ""
 	} else {
-		s.lastErr = r.Message
+		s.lastErr = msg
 		if !s.passed && now.Before(inst.RunningAt.Add(check.GracePeriod.D())) {
 			return // still starting
 		}
@@ -357,8 +402,17 @@ func (c *Controller) HealthResult(ctx context.Context, r health.Result) {
 		c.count.healthFailures++
 	}
 	s.ok = &ok
+	c.setHealth(a, inst, msg)
+	if !ok && !health.RunByAgent(check) && check.MaxFailures() > 0 && s.failures >= check.MaxFailures() {
+		c.kill(ctx, inst, fmt.Sprintf("unhealthy: %d consecutive %s check failures: %s", s.failures, check.Protocol, msg), true)
+	}
+}
+
+// setHealth sets the instance's health from its checks' last results:
+// healthy when all pass, unhealthy when one fails, unknown otherwise.
+func (c *Controller) setHealth(a *app, inst *Instance, msg string) {
 	h := HealthHealthy
-	for _, x := range cs {
+	for _, x := range c.checks[inst.ID] {
 		switch {
 		case x.ok == nil:
 			if h == HealthHealthy {
@@ -368,25 +422,33 @@ func (c *Controller) HealthResult(ctx context.Context, r health.Result) {
 			h = HealthUnhealthy
 		}
 	}
-	if h != inst.Health {
-		inst.Health = h
-		if h == HealthHealthy {
-			inst.HealthySince = now
-		}
-		c.saveInstance(inst)
-		msg := r.Message
-		if h == HealthHealthy {
-			msg = "all checks pass"
-		}
-		c.emit(events.Event{Type: events.InstanceHealth, App: inst.App, Instance: string(inst.ID), Version: inst.Config, State: string(h), Message: msg})
-		if h != HealthUnknown {
-			c.step(a.running(), "instance %s on %s is %s", inst.ID, inst.Hostname, h)
-		}
+	if h == inst.Health {
+		return
 	}
-	if !ok && check.MaxFailures() > 0 && s.failures >= check.MaxFailures() {
-		c.kill(ctx, inst, fmt.Sprintf("unhealthy: %d consecutive %s check failures: %s", s.failures, check.Protocol, r.Message), true)
+	inst.Health = h
+	if h == HealthHealthy {
+		inst.HealthySince = c.cfg.Now()
+		msg = "all checks pass"
 	}
-	c.evaluate(ctx)
+	c.saveInstance(inst)
+	c.emit(events.Event{Type: events.InstanceHealth, App: inst.App, Instance: string(inst.ID), Version: inst.Config, State: string(h), Message: msg})
+	if h != HealthUnknown {
+		c.step(a.running(), "instance %s on %s is %s", inst.ID, inst.Hostname, h)
+	}
+}
+
+// countAgentFailures counts a failure the agent reported within the
+// instance's grace period once that period is over: the agent reports
+// only changes, so no later report would.
+func (c *Controller) countAgentFailures(ctx context.Context, a *app, inst *Instance) {
+	i := agentCheckIndex(a.configSpec(inst.Config))
+	cs := c.checks[inst.ID]
+	if i < 0 || i >= len(cs) || inst.Killing || inst.State != wire.TaskRunning {
+		return
+	}
+	if s := cs[i]; s.ok == nil && !s.passed && s.lastErr != "" {
+		c.checkResult(ctx, a, inst, i, false, s.lastErr)
+	}
 }
 
 func wireTaskID(s string) wire.TaskID { return wire.TaskID(s) }
@@ -413,6 +475,7 @@ func (c *Controller) Tick(ctx context.Context) {
 			continue
 		}
 		sp := a.configSpec(inst.Config)
+		c.countAgentFailures(ctx, a, inst)
 		if inst.State == wire.TaskUnreachable && !inst.UnreachableAt.IsZero() {
 			gone := now.Sub(inst.UnreachableAt)
 			if gone >= sp.Unreachable.ExpungeAfter.D() {

@@ -77,27 +77,40 @@ func TestProbeTCP(t *testing.T) {
 	}
 }
 
-func TestProbeCommand(t *testing.T) {
-	c := check(spec.Command, "")
-	c.Command = `test "$PORT0" = 31005`
-	tg := Target{Env: map[string]string{"PORT0": "31005"}}
-	if err := Probe(context.Background(), c, tg); err != nil {
+// TestCommandChecksAreLeftToTheAgent: Probe refuses a COMMAND check and
+// the runner skips it (the agent runs it in the instance's sandbox),
+// while the app's other checks are probed under their own index.
+func TestCommandChecksAreLeftToTheAgent(t *testing.T) {
+	cmd := check(spec.Command, "")
+	cmd.Command = "true"
+	if err := Probe(context.Background(), cmd, Target{}); !errors.Is(err, ErrAgentCheck) {
+		t.Fatalf("Probe of a COMMAND check = %v, want ErrAgentCheck", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	tg.Env["PORT0"] = "1"
-	if err := Probe(context.Background(), c, tg); !errors.Is(err, ErrUnhealthy) {
-		t.Fatalf("failing command passed: %v", err)
+	defer l.Close()
+	results := make(chan Result, 100)
+	r := NewRunner(func(res Result) {
+		select {
+		case results <- res:
+		default:
+		}
+	})
+	r.Watch("i1", []spec.HealthCheck{cmd, check(spec.TCP, "")}, target(t, "http://"+l.Addr().String()))
+	deadline := time.After(5 * time.Second)
+	for seen := 0; seen < 5; seen++ {
+		select {
+		case res := <-results:
+			if res.Check != 1 || !res.OK {
+				t.Fatalf("result %+v: only the TCP check (index 1) should be probed, and pass", res)
+			}
+		case <-deadline:
+			t.Fatal("no results from the TCP check")
+		}
 	}
-	c.Command = "sleep 10"
-	c.Timeout = spec.Duration(100 * time.Millisecond)
-	start := time.Now()
-	err := Probe(context.Background(), c, tg)
-	if !errors.Is(err, ErrUnhealthy) {
-		t.Fatalf("hanging command passed: %v", err)
-	}
-	if time.Since(start) > 5*time.Second {
-		t.Fatalf("timeout not enforced: took %s", time.Since(start))
-	}
+	r.Close()
 }
 
 func TestRunnerReportsUntilUnwatched(t *testing.T) {

@@ -1,13 +1,12 @@
-// Package health runs the service framework's health checks.
+// Package health runs the service framework's HTTP and TCP health checks.
 //
-// The agent does not run health checks yet, so the framework process runs
-// them itself: HTTP and TCP checks connect to the instance's agent host
-// and port from the framework's machine, and COMMAND checks run the
-// command on the framework's machine, with the instance's environment
-// (HOST, PORT, PORT0.., PORT_<NAME>, AGORA_TASK_ID). A COMMAND check that
-// inspects local state of the instance (files in its sandbox, a local
-// socket) therefore only works when the framework runs on the agent's
-// machine; checks run by the agent are pending.
+// They are probed from the framework process, at the instance's agent host
+// and port, as a client of the service would reach it (Marathon's HTTP and
+// TCP checks work the same way). COMMAND checks are not run here: they
+// inspect the instance's machine and sandbox, so the agent runs them (the
+// controller puts them in the task's wire.HealthCheck and reads the
+// health the agent reports on the task's updates). [Runner] skips them and
+// [Probe] refuses them.
 package health
 
 import (
@@ -17,11 +16,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/agora-cluster/agora/framework/service/spec"
 )
@@ -32,12 +27,17 @@ type Target struct {
 	Host string
 	// Ports are the instance's ports in the app spec's order.
 	Ports []uint64
-	// Env is the instance's environment, for COMMAND checks.
-	Env map[string]string
 }
 
 // ErrUnhealthy is wrapped by every failed probe.
 var ErrUnhealthy = errors.New("health check failed")
+
+// ErrAgentCheck is returned by Probe for a COMMAND check: the agent runs
+// those, in the instance's sandbox.
+var ErrAgentCheck = errors.New("COMMAND checks are run by the agent")
+
+// RunByAgent reports whether the agent, not the framework, runs c.
+func RunByAgent(c spec.HealthCheck) bool { return c.Protocol == spec.Command }
 
 var client = &http.Client{
 	Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
@@ -66,7 +66,7 @@ func Probe(ctx context.Context, c spec.HealthCheck, t Target) error {
 		}
 		return probeHTTP(ctx, "http://"+addr+c.Path)
 	case spec.Command:
-		return probeCommand(ctx, c.Command, t.Env)
+		return ErrAgentCheck
 	}
 	return fmt.Errorf("%w: unknown protocol %q", ErrUnhealthy, c.Protocol)
 }
@@ -93,32 +93,6 @@ func probeHTTP(ctx context.Context, url string) error {
 	_ = resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
 		return fmt.Errorf("%w: GET %s: %s", ErrUnhealthy, url, resp.Status)
-	}
-	return nil
-}
-
-func probeCommand(ctx context.Context, command string, env map[string]string) error {
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// Kill the whole group: the shell's children too.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: command timed out", ErrUnhealthy)
-		}
-		msg := string(out)
-		if len(msg) > 200 {
-			msg = msg[:200]
-		}
-		return fmt.Errorf("%w: command: %v: %s", ErrUnhealthy, err, msg)
 	}
 	return nil
 }

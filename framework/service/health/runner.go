@@ -36,7 +36,9 @@ func NewRunner(report func(Result)) *Runner {
 }
 
 // Watch starts probing instance id with checks against t: each check at
-// once and then every Interval. It replaces an earlier watch of id.
+// once and then every Interval. Checks the agent runs (COMMAND) are
+// skipped; results name a check by its index in checks. It replaces an
+// earlier watch of id.
 func (r *Runner) Watch(id string, checks []spec.HealthCheck, t Target) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -49,6 +51,9 @@ func (r *Runner) Watch(id string, checks []spec.HealthCheck, t Target) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.watches[id] = cancel
 	for i, c := range checks {
+		if RunByAgent(c) {
+			continue
+		}
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()

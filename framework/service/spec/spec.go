@@ -72,9 +72,10 @@ const (
 	Command Protocol = "COMMAND"
 )
 
-// HealthCheck describes one check. HTTP and TCP checks reach the
-// instance's host and port; COMMAND checks run a shell command (see the
-// service framework's docs for where).
+// HealthCheck describes one check. HTTP and TCP checks are probed by the
+// framework at the instance's host and port; a COMMAND check (at most one
+// per app) is run by the instance's agent, in its sandbox and
+// environment.
 type HealthCheck struct {
 	Protocol Protocol `json:"protocol"`
 	// Path is the HTTP path (default "/"); 2xx and 3xx answers pass.

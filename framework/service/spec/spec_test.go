@@ -120,6 +120,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"id: a\ncmd: x\nhealth_checks: [{protocol: HTTP}]\n", "health_checks[0].protocol", "need the app to have ports"},
 		{"id: a\ncmd: x\nports: [0]\nhealth_checks: [{protocol: TCP, port_index: 3}]\n", "health_checks[0].port_index", "out of range"},
 		{"id: a\ncmd: x\nhealth_checks: [{protocol: COMMAND}]\n", "health_checks[0].command", "required"},
+		{"id: a\ncmd: x\nhealth_checks: [{protocol: COMMAND, command: x}, {protocol: COMMAND, command: y}]\n", "health_checks[1].protocol", "only one COMMAND check"},
 		{"id: a\ncmd: x\nhealth_checks: [{protocol: UDP}]\n", "health_checks[0].protocol", "want HTTP"},
 		{"id: a\ncmd: x\nhealth_checks: [{protocol: COMMAND, command: x, interval: 1s, timeout: 2s}]\n", "health_checks[0].timeout", "exceed"},
 		{"id: a\ncmd: x\nupgrade: {min_health_capacity: 1.5}\n", "upgrade.min_health_capacity", "between 0 and 1"},

@@ -60,8 +60,15 @@ func (a App) Validate() error {
 			add(fmt.Sprintf("constraints[%d]", i), "%v", err)
 		}
 	}
+	commands := 0
 	for i, h := range a.HealthChecks {
-		a.validateCheck(fmt.Sprintf("health_checks[%d]", i), h, add)
+		field := fmt.Sprintf("health_checks[%d]", i)
+		a.validateCheck(field, h, add)
+		if h.Protocol == Command {
+			if commands++; commands > 1 {
+				add(field+".protocol", "only one COMMAND check per app: the agent runs it, and a task carries one")
+			}
+		}
 	}
 	if a.KillGrace < 0 {
 		add("kill_grace", "must not be negative")
