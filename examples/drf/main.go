@@ -3,6 +3,8 @@
 // give the rest back at once. On one agent of 9 CPUs and 18 GB, framework
 // A (tasks of 1 CPU, 4 GB) ends with 3 tasks and B (3 CPUs, 1 GB) with 2:
 // both hold two thirds of their dominant resource (Ghodsi et al., 2011).
+// It stops as soon as what is left of the agent fits neither framework's
+// task.
 //
 //	go run . dev --agents 1 --agent-resources "cpus:9;mem:18432;disk:1000"
 //	go run ./examples/drf
@@ -27,9 +29,11 @@ import (
 func main() {
 	natsURL := flag.String("nats", "nats://127.0.0.1:4222", "NATS URL(s), comma separated")
 	id := flag.String("framework-id", "", "framework ID prefix: the frameworks are ID-a and ID-b (default: new IDs)")
-	settle := flag.Duration("settle", 5*time.Second, "how long to let the frameworks fill the cluster")
+	timeout := flag.Duration("timeout", time.Minute, "give up if the agent is not full after this long")
 	flag.Parse()
-	a, b, err := Run(context.Background(), strings.Split(*natsURL, ","), *id, *settle)
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	a, b, err := Run(ctx, strings.Split(*natsURL, ","), *id)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -40,12 +44,18 @@ func main() {
 // with refuse_seconds 0, so the allocator decides who gets what next.
 // Until every framework of the demo has subscribed, it declines whole
 // offers: otherwise the first to subscribe would fill the agent alone.
+//
+// An offer is all that is free on the agent (a framework holds its offer
+// only until it launches one task), and no task ends, so what an offer
+// holds less the task launched from it is all that is left: when that
+// fits no framework's shape, the agent is full.
 type fair struct {
 	sdk.BaseScheduler
 	name  string
 	shape wire.Resources
 	ready <-chan struct{}
 	up    func()
+	left  func(wire.Resources) // told what is left on the agent after each offer
 	mu    sync.Mutex
 	n     int
 	err   error
@@ -62,6 +72,7 @@ func (f *fair) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
 			continue
 		}
 		if !o.Resources.Contains(f.shape) {
+			f.left(o.Resources)
 			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 1)
 			continue
 		}
@@ -76,6 +87,9 @@ func (f *fair) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
 			f.err = fmt.Errorf("%s: accept: %w", f.name, err)
 		}
 		f.mu.Unlock()
+		if len(res.Launched) == 1 {
+			f.left(o.Resources.Sub(task.Resources))
+		}
 	}
 }
 
@@ -86,9 +100,10 @@ func (f *fair) result() (int, error) {
 }
 
 // Run lets both frameworks (IDs idPrefix-a and idPrefix-b, or new ones
-// if idPrefix is "") fill the cluster for settle, then tears them down and
-// returns how many tasks each launched.
-func Run(ctx context.Context, natsURLs []string, idPrefix string, settle time.Duration) (int, int, error) {
+// if idPrefix is "") fill the cluster's one agent until neither fits in
+// what is left, then tears them down and returns how many tasks each
+// launched. It gives up when ctx ends.
+func Run(ctx context.Context, natsURLs []string, idPrefix string) (int, int, error) {
 	ready := make(chan struct{})
 	var once sync.Once
 	var subscribed sync.Map
@@ -96,8 +111,18 @@ func Run(ctx context.Context, natsURLs []string, idPrefix string, settle time.Du
 		{name: "a", shape: wire.Resources{CPUs: 1, MemMB: 4096}},
 		{name: "b", shape: wire.Resources{CPUs: 3, MemMB: 1024}},
 	}
+	full := make(chan struct{})
+	var fullOnce sync.Once
+	left := func(r wire.Resources) {
+		for _, f := range frameworks {
+			if r.Contains(f.shape) {
+				return
+			}
+		}
+		fullOnce.Do(func() { close(full) })
+	}
 	for _, f := range frameworks {
-		f.ready = ready
+		f.ready, f.left = ready, left
 		f.up = func() {
 			subscribed.Store(f.name, true)
 			n := 0
@@ -108,6 +133,8 @@ func Run(ctx context.Context, natsURLs []string, idPrefix string, settle time.Du
 		}
 	}
 	var drivers []*sdk.Driver
+	var running sync.WaitGroup
+	defer running.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for _, f := range frameworks {
@@ -120,19 +147,22 @@ func Run(ctx context.Context, natsURLs []string, idPrefix string, settle time.Du
 			return 0, 0, err
 		}
 		drivers = append(drivers, d)
-		go func() { _ = d.Run(ctx) }()
+		running.Add(1)
+		go func() { defer running.Done(); _ = d.Run(ctx) }()
 	}
 	select {
-	case <-time.After(settle):
+	case <-full:
 	case <-ctx.Done():
-		return 0, 0, ctx.Err()
+		a, _ := frameworks[0].result()
+		b, _ := frameworks[1].result()
+		return 0, 0, fmt.Errorf("the agent did not fill up (A has %d tasks, B %d): %w", a, b, ctx.Err())
 	}
 	// Count before tearing down: once one framework is gone, the other
 	// is offered what it freed.
 	a, errA := frameworks[0].result()
 	b, errB := frameworks[1].result()
 	for _, d := range drivers {
-		_ = d.Stop(context.Background(), false) // kill the sleeping tasks
+		_ = d.Stop(ctx, false) // kill the sleeping tasks
 	}
 	if errA != nil {
 		return a, b, errA
