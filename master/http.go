@@ -16,6 +16,7 @@ import (
 
 	fastjson "github.com/goccy/go-json"
 
+	"github.com/agora-cluster/agora/master/allocator"
 	"github.com/agora-cluster/agora/master/ui"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
@@ -137,14 +138,16 @@ type State struct {
 
 // AgentView is one agent in the state API.
 type AgentView struct {
-	ID         wire.AgentID      `json:"id"`
-	Hostname   string            `json:"hostname"`
-	Resources  wire.Resources    `json:"resources"`
-	Used       wire.Resources    `json:"used"`
-	Offered    wire.Resources    `json:"offered"`
-	State      string            `json:"state"`
-	Attributes map[string]string `json:"attributes,omitempty"`
-	Isolation  string            `json:"isolation,omitempty"`
+	ID        wire.AgentID   `json:"id"`
+	Hostname  string         `json:"hostname"`
+	Resources wire.Resources `json:"resources"`
+	Used      wire.Resources `json:"used"`
+	Offered   wire.Resources `json:"offered"`
+	// OfferedTo splits Offered by the framework it is offered to.
+	OfferedTo  map[wire.FrameworkID]wire.Resources `json:"offered_to,omitempty"`
+	State      string                              `json:"state"`
+	Attributes map[string]string                   `json:"attributes,omitempty"`
+	Isolation  string                              `json:"isolation,omitempty"`
 }
 
 // FrameworkView is one framework in the state API.
@@ -156,6 +159,9 @@ type FrameworkView struct {
 	Active   bool             `json:"active"`
 	Stats    frameworkStats   `json:"stats"`
 	WebUIURL string           `json:"webui_url,omitempty"`
+	// Filters are its running offer filters (from DECLINE and the unused
+	// part of ACCEPT): no offers from the agent for the role until then.
+	Filters []allocator.FilterStats `json:"filters,omitempty"`
 	// Why says what the allocator thinks of the framework's offers now
 	// ("no free resources", "suppressed for roles [...]", ...).
 	Why string `json:"offer_status,omitempty"`
@@ -292,8 +298,13 @@ func (l *leader) state() State {
 	// happen after it is released.
 	l.mu.Lock()
 	offered := map[wire.AgentID]wire.Resources{}
+	offeredTo := map[wire.AgentID]map[wire.FrameworkID]wire.Resources{}
 	for _, o := range l.offers {
 		offered[o.AgentID] = offered[o.AgentID].Add(o.Resources)
+		if offeredTo[o.AgentID] == nil {
+			offeredTo[o.AgentID] = map[wire.FrameworkID]wire.Resources{}
+		}
+		offeredTo[o.AgentID][o.FrameworkID] = offeredTo[o.AgentID][o.FrameworkID].Add(o.Resources)
 		st.Offers = append(st.Offers, o.Offer)
 	}
 	for _, rec := range regAgents {
@@ -304,6 +315,7 @@ func (l *leader) state() State {
 				v.Used = v.Used.Add(t.info.Resources)
 			}
 			v.Offered = offered[rec.Info.ID]
+			v.OfferedTo = offeredTo[rec.Info.ID]
 		} else if rec.State == "ACTIVE" {
 			v.State = "REREGISTERING"
 		}
@@ -318,7 +330,7 @@ func (l *leader) state() State {
 			role = f.info.Roles[0]
 		}
 		st.Frameworks = append(st.Frameworks, FrameworkView{ID: id, Name: f.info.Name, Role: role, Roles: f.info.Roles,
-			Active: f.connected, Stats: f.stats, Why: l.alloc.Explain(id), WebUIURL: f.info.WebUIURL})
+			Active: f.connected, Stats: f.stats, WebUIURL: f.info.WebUIURL})
 	}
 	for _, t := range l.tasks {
 		st.Tasks = append(st.Tasks, taskView(t))
@@ -327,6 +339,15 @@ func (l *leader) state() State {
 		st.Completed = append(st.Completed, taskView(t))
 	}
 	l.mu.Unlock()
+	// The allocator is asked outside the leader's lock (it has its own,
+	// taken per call), so that allocation and calls go on meanwhile: each
+	// Explain walks every agent.
+	filters := l.alloc.Filters()
+	for i := range st.Frameworks {
+		f := &st.Frameworks[i]
+		f.Filters = filters[f.ID]
+		f.Why = l.alloc.Explain(f.ID)
+	}
 	sort.Slice(st.Frameworks, func(i, j int) bool { return st.Frameworks[i].ID < st.Frameworks[j].ID })
 	sort.Slice(st.Tasks, func(i, j int) bool { return st.Tasks[i].ID < st.Tasks[j].ID })
 	sort.Slice(st.Offers, func(i, j int) bool { return st.Offers[i].ID < st.Offers[j].ID })

@@ -117,6 +117,10 @@ type frameworkStats struct {
 	OffersDeclined  uint64 `json:"offers_declined"`
 	OffersRescinded uint64 `json:"offers_rescinded"`
 	TasksLaunched   uint64 `json:"tasks_launched"`
+	// RefuseSecondsTotal sums the filters (refuse_seconds, after defaults
+	// and caps) of the offers it declined; LastRefuseSeconds is the latest.
+	RefuseSecondsTotal float64 `json:"refuse_seconds_total"`
+	LastRefuseSeconds  float64 `json:"last_refuse_seconds"`
 }
 
 type offer struct {

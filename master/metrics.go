@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/agora-cluster/agora/master/registry"
+	"github.com/agora-cluster/agora/sdk/wire"
 )
 
 // metrics are one master's Prometheus metrics. Each master has its own
@@ -21,6 +22,7 @@ type metrics struct {
 	raftApply      prometheus.Histogram
 	calls          *prometheus.CounterVec
 	passes         *prometheus.CounterVec
+	refuse         prometheus.Histogram
 	healthChecks   prometheus.Counter
 }
 
@@ -48,11 +50,15 @@ func newMetrics(m *Master) *metrics {
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agora_master_allocation_passes_total", Help: "Allocation passes by kind: event (over the agents that changed), full (periodic; also expires offers) or filter_expiry (a decline filter ended).",
 		}, []string{"kind"}),
+		refuse: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "agora_master_decline_refuse_seconds", Help: "Filter (refuse_seconds, after the default and the one-year cap) of each declined offer.",
+			Buckets: []float64{0, 0.1, 1, 5, 10, 30, 60, 300, 3600, 86400, 365 * 86400},
+		}),
 		healthChecks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "agora_master_health_checks_total", Help: "Passes of the leader's health check (agent silence, framework silence and failover timeouts, drains).",
 		}),
 	}
-	reg.MustRegister(mt.offers, mt.allocationPass, mt.offerLatency, mt.raftApply, mt.calls, mt.passes, mt.healthChecks,
+	reg.MustRegister(mt.offers, mt.allocationPass, mt.offerLatency, mt.raftApply, mt.calls, mt.passes, mt.refuse, mt.healthChecks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{m: m})
 	return mt
@@ -76,10 +82,13 @@ var (
 	descTasks     = prometheus.NewDesc("agora_master_tasks", "Tasks the leader tracks, by state.", []string{"state"}, nil)
 	descNATS      = prometheus.NewDesc("agora_master_nats_connected", "1 while the master's NATS connection is up.", nil, nil)
 	descFwOffers  = prometheus.NewDesc("agora_master_framework_offers_total", "Offers per framework and event.", []string{"framework", "event"}, nil)
+	descFwFilters = prometheus.NewDesc("agora_master_framework_filters", "Running offer filters per framework (agent and role pairs it is not offered until a time).", []string{"framework"}, nil)
+	descFwRefuse  = prometheus.NewDesc("agora_master_framework_refuse_seconds_total", "Sum of the filters (refuse_seconds) of the offers each framework declined.", []string{"framework"}, nil)
+	descAgentOff  = prometheus.NewDesc("agora_master_agent_offered", "Resources outstanding in offers per agent (agents with offers only; cpus, mem and disk).", []string{"agent", "resource"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRaftState, descTerm, descLeader, descAgents, descTasks, descNATS, descFwOffers} {
+	for _, d := range []*prometheus.Desc{descRaftState, descTerm, descLeader, descAgents, descTasks, descNATS, descFwOffers, descFwFilters, descFwRefuse, descAgentOff} {
 		ch <- d
 	}
 }
@@ -123,7 +132,21 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for id, f := range l.frameworks {
 		fws = append(fws, fwStats{string(id), f.stats})
 	}
+	offered := make(map[wire.AgentID]wire.Resources, len(l.agentOffer))
+	for id, offers := range l.agentOffer {
+		var sum wire.Resources
+		for _, o := range offers {
+			sum = sum.Add(o.Resources)
+		}
+		offered[id] = sum
+	}
 	l.mu.Unlock()
+	filters := l.alloc.Filters()
+	for id, r := range offered {
+		for name, v := range map[string]float64{"cpus": r.CPUs, "mem": r.MemMB, "disk": r.DiskMB} {
+			ch <- prometheus.MustNewConstMetric(descAgentOff, prometheus.GaugeValue, v, string(id), name)
+		}
+	}
 	for s, n := range tasks {
 		ch <- prometheus.MustNewConstMetric(descTasks, prometheus.GaugeValue, float64(n), s)
 	}
@@ -131,6 +154,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		for ev, n := range map[string]uint64{"sent": f.s.OffersSent, "accepted": f.s.OffersAccepted, "declined": f.s.OffersDeclined, "rescinded": f.s.OffersRescinded} {
 			ch <- prometheus.MustNewConstMetric(descFwOffers, prometheus.CounterValue, float64(n), f.id, ev)
 		}
+		ch <- prometheus.MustNewConstMetric(descFwFilters, prometheus.GaugeValue, float64(len(filters[wire.FrameworkID(f.id)])), f.id)
+		ch <- prometheus.MustNewConstMetric(descFwRefuse, prometheus.CounterValue, f.s.RefuseSecondsTotal, f.id)
 	}
 }
 

@@ -211,7 +211,10 @@ func (l *leader) decline(fw wire.FrameworkID, c wire.Decline) error {
 		l.alloc.Recover(o.AgentID, fw, o.Resources)
 		l.alloc.Decline(fw, o.AgentID, refuse)
 		f.stats.OffersDeclined++
+		f.stats.RefuseSecondsTotal += refuse.Seconds()
+		f.stats.LastRefuseSeconds = refuse.Seconds()
 		l.m.metrics.offers.WithLabelValues("declined").Inc()
+		l.m.metrics.refuse.Observe(refuse.Seconds())
 		l.markDirty(o.AgentID)
 	}
 	return nil

@@ -171,6 +171,24 @@ func TestQuotaLimitCapsOffers(t *testing.T) {
 	mustInvariants(t, a)
 }
 
+// TestExplainQuotaBelowMinimum: a role whose quota leaves less than the
+// minimum allocatable can never be offered anything, and Explain says so.
+func TestExplainQuotaBelowMinimum(t *testing.T) {
+	a, _ := newTest(t, "cpus:0.1;mem:32")
+	if err := a.SetRole("tiny", 1, res(t, "cpus:0.05")); err != nil {
+		t.Fatal(err)
+	}
+	a.AddFramework("ft", []string{"tiny"}, true)
+	a.AddAgent("a1", "h", res(t, "cpus:8;mem:1024"), nil, nil)
+	if allocs := a.Allocate(nil); len(allocs) != 0 {
+		t.Fatalf("allocs = %+v, want none", allocs)
+	}
+	if why := a.Explain("ft"); !strings.Contains(why, "no matching role") || !strings.Contains(why, "tiny") {
+		t.Errorf("Explain = %q", why)
+	}
+	mustInvariants(t, a)
+}
+
 func TestMinAllocatable(t *testing.T) {
 	a, _ := newTest(t, "cpus:0.1;mem:32")
 	a.AddFramework("f", nil, true)

@@ -96,18 +96,8 @@ func (a *Allocator) Snapshot() Stats {
 			if fr.suppressed {
 				fs.Suppressed = append(fs.Suppressed, fr.role.name)
 			}
-			for agent, until := range fr.filters {
-				if now < until {
-					fs.Filters = append(fs.Filters, FilterStats{AgentID: agent, Role: fr.role.name, Until: fromNanos(until)})
-				}
-			}
 		}
-		slices.SortFunc(fs.Filters, func(x, y FilterStats) int {
-			if c := strings.Compare(string(x.AgentID), string(y.AgentID)); c != 0 {
-				return c
-			}
-			return strings.Compare(x.Role, y.Role)
-		})
+		fs.Filters = fw.filterStats(now)
 		fs.Share = share(fs.Allocated, a.total)
 		st.Frameworks = append(st.Frameworks, fs)
 	}
@@ -123,6 +113,41 @@ func (a *Allocator) Snapshot() Stats {
 	}
 	slices.SortFunc(st.Roles, func(x, y RoleStats) int { return strings.Compare(x.Name, y.Name) })
 	return st
+}
+
+// Filters returns each framework's running filters, sorted by agent and
+// role (frameworks without filters are absent). It walks every framework's
+// filters, not the agents.
+func (a *Allocator) Filters() map[wire.FrameworkID][]FilterStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now().UnixNano()
+	out := map[wire.FrameworkID][]FilterStats{}
+	for _, fw := range a.frameworks {
+		if fs := fw.filterStats(now); len(fs) > 0 {
+			out[fw.id] = fs
+		}
+	}
+	return out
+}
+
+// filterStats lists a framework's running filters, sorted. a.mu is held.
+func (fw *framework) filterStats(now int64) []FilterStats {
+	var out []FilterStats
+	for _, fr := range fw.entries {
+		for agent, until := range fr.filters {
+			if now < until {
+				out = append(out, FilterStats{AgentID: agent, Role: fr.role.name, Until: fromNanos(until)})
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y FilterStats) int {
+		if c := strings.Compare(string(x.AgentID), string(y.AgentID)); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Role, y.Role)
+	})
+	return out
 }
 
 // Explain says, for an operator, why a framework may be getting no offers
@@ -163,6 +188,11 @@ func (a *Allocator) Explain(id wire.FrameworkID) string {
 				reasons = append(reasons, fmt.Sprintf("quota limit reached for role %s (%s)", r.name, strings.Join(scalarNames(full), ",")))
 			}
 			if !a.allocatable(minScalars(h, wire.Resources{CPUs: 1e300, MemMB: 1e300, DiskMB: 1e300})) {
+				if !hasScalars(full) {
+					// No agent can match this role: what its quota leaves is
+					// less than the smallest offer.
+					reasons = append(reasons, fmt.Sprintf("no matching role: the quota headroom of role %s (%s) is below the minimum allocatable (%s)", r.name, h, a.min))
+				}
 				continue
 			}
 		}
