@@ -49,3 +49,23 @@ func TestREADMEIncludesFirst(t *testing.T) {
 		t.Fatal("README.md does not include examples/first/main.go verbatim in a ```go block")
 	}
 }
+
+// TestREADMEIncludesClusterTest: the README's test against a real cluster
+// is TestAgainstCluster in cluster_test.go, verbatim.
+func TestREADMEIncludesClusterTest(t *testing.T) {
+	src, err := os.ReadFile("cluster_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(src), "func TestAgainstCluster")
+	if i < 0 {
+		t.Fatal("cluster_test.go has no TestAgainstCluster")
+	}
+	if !strings.Contains(string(readme), "```go\n"+string(src[i:])+"```") {
+		t.Fatal("README.md does not include TestAgainstCluster of examples/first/cluster_test.go verbatim in a ```go block")
+	}
+}
