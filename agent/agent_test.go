@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agora-cluster/agora/agent"
+	"github.com/agora-cluster/agora/agent/launcher"
 	"github.com/agora-cluster/agora/master/registry"
 	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
@@ -331,4 +333,48 @@ func TestSandboxGC(t *testing.T) {
 		_, err := os.Stat(sandbox)
 		return os.IsNotExist(err)
 	}, "sandbox %s removed after the GC delay", sandbox)
+}
+
+// TestFrameworkMessageReachesTask: a framework's MESSAGE to an agent is
+// appended to its running task's messages file (AGORA_MESSAGES), one line
+// each, in order, text as sent and other data in base64.
+func TestFrameworkMessageReachesTask(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "messages"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	o := rec.TakeOffer(t, 5*time.Second, nil)
+	got := filepath.Join(t.TempDir(), "got")
+	task := sleepTask("m", "x")
+	task.Command.Value = `test -f "$AGORA_MESSAGES" || exit 3
+while [ "$(wc -l < "$AGORA_MESSAGES")" -lt 2 ]; do sleep 0.05; done
+cp "$AGORA_MESSAGES" '` + got + `'`
+	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitState(t, 5*time.Second, "m", wire.TaskRunning)
+	msgs := [][]byte{[]byte("hello, task"), {0xff, 0, '\n'}}
+	for _, m := range msgs {
+		if err := d.Message(sdktest.Ctx(t, 5*time.Second), o.AgentID, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fin := rec.WaitState(t, 10*time.Second, "m", wire.TaskFinished)
+	if fin.ExitCode == nil || *fin.ExitCode != 0 {
+		t.Fatalf("task ended %+v", fin)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	want := []string{"hello, task", "base64:/wAK"}
+	if strings.Join(lines, "|") != strings.Join(want, "|") {
+		t.Fatalf("messages file %q, want lines %q", b, want)
+	}
+	for i, l := range lines {
+		if data, err := launcher.DecodeMessageLine(l); err != nil || !bytes.Equal(data, msgs[i]) {
+			t.Fatalf("line %d decodes to %q (%v), want %q", i, data, err, msgs[i])
+		}
+	}
 }

@@ -61,9 +61,41 @@ func (a *Agent) onMessage(msg *nats.Msg) {
 	case wire.TypeSandboxRead:
 		go a.serveSandbox(msg, env)
 	case wire.TypeFrameworkMessage:
-		a.log.Debug("framework message has no executor to go to", "size", len(msg.Data))
+		var m wire.FrameworkMessage
+		if err := wire.DecodeBody(env, &m); err != nil {
+			a.log.Warn("bad framework message", "err", err)
+			return
+		}
+		a.deliver(m)
 	default:
 		a.log.Warn("unknown message type from master", "type", env.Type)
+	}
+}
+
+// deliver appends a framework's message to its task's messages file
+// (launcher.MessagesFile, named by AGORA_MESSAGES): to the task the message
+// names, or, if it names none, to each of the framework's running tasks on
+// this agent. A message no running task can take is dropped and logged.
+func (a *Agent) deliver(m wire.FrameworkMessage) {
+	var sandboxes []string
+	a.mu.Lock()
+	for k, t := range a.tasks {
+		if k.fw != m.FrameworkID || (m.Message.TaskID != "" && k.task != m.Message.TaskID) {
+			continue
+		}
+		if t.proc != nil && !t.done && t.proc.Sandbox() != "" {
+			sandboxes = append(sandboxes, t.proc.Sandbox())
+		}
+	}
+	a.mu.Unlock()
+	if len(sandboxes) == 0 {
+		a.log.Warn("framework message for no running task dropped", "framework", m.FrameworkID, "task", m.Message.TaskID, "size", len(m.Message.Data))
+		return
+	}
+	for _, sb := range sandboxes {
+		if err := launcher.AppendMessage(sb, m.Message.Data); err != nil {
+			a.log.Warn("cannot deliver framework message", "framework", m.FrameworkID, "sandbox", sb, "err", err)
+		}
 	}
 }
 

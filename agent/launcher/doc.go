@@ -10,7 +10,8 @@
 //
 //	<work-dir>/frameworks/<framework>/tasks/<task>/runs/<n>/
 //
-// holding the task's stdout and stderr files; it is also the task's
+// holding the task's stdout and stderr files and the framework's messages
+// to it (MessagesFile, named by AGORA_MESSAGES); it is also the task's
 // working directory and HOME. The task runs in its own process group
 // (Setpgid), and Kill signals the whole group: SIGTERM, then SIGKILL
 // after the grace period. When the task's main process ends, whatever it

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 )
@@ -26,7 +27,8 @@ func baseEnv() map[string]string {
 // taskEnv builds a task's environment, sorted: the base, HOME and TMPDIR
 // conventions, the task's Env (which may override those), and finally the
 // variables the agent owns, which the task cannot override: AGORA_TASK_ID,
-// AGORA_FRAMEWORK_ID, AGORA_RUN, AGORA_SANDBOX, PORT0..PORTn-1 and PORT.
+// AGORA_FRAMEWORK_ID, AGORA_RUN, AGORA_SANDBOX, AGORA_MESSAGES (the
+// sandbox's MessagesFile), PORT0..PORTn-1 and PORT.
 func taskEnv(base map[string]string, spec Spec, sandbox string, run int) []string {
 	env := make(map[string]string, len(base)+len(spec.Task.Env)+8)
 	for k, v := range base {
@@ -41,6 +43,7 @@ func taskEnv(base map[string]string, spec Spec, sandbox string, run int) []strin
 	env["AGORA_FRAMEWORK_ID"] = string(spec.FrameworkID)
 	env["AGORA_RUN"] = strconv.Itoa(run)
 	env["AGORA_SANDBOX"] = sandbox
+	env["AGORA_MESSAGES"] = filepath.Join(sandbox, MessagesFile)
 	for i, p := range spec.Ports {
 		env["PORT"+strconv.Itoa(i)] = strconv.FormatUint(p, 10)
 	}

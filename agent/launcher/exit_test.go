@@ -53,7 +53,7 @@ func TestTaskEnv(t *testing.T) {
 	}
 	env := taskEnv(map[string]string{"PATH": "/bin"}, spec, "/sb", 2)
 	want := []string{
-		"AGORA_FRAMEWORK_ID=fw", "AGORA_RUN=2", "AGORA_SANDBOX=/sb", "AGORA_TASK_ID=t",
+		"AGORA_FRAMEWORK_ID=fw", "AGORA_MESSAGES=/sb/framework-messages", "AGORA_RUN=2", "AGORA_SANDBOX=/sb", "AGORA_TASK_ID=t",
 		"HOME=/elsewhere", "PATH=/bin", "PORT0=8080", "PORT1=9090", "PORT=8080", "PWD=/sb", "X=y",
 	}
 	if !slices.Equal(env, want) {

@@ -124,6 +124,9 @@ func (e *ProcessExecutor) start(spec Spec, sandbox string, log *slog.Logger) (*p
 		return nil, fmt.Errorf("%w: %w", ErrLaunch, err)
 	}
 	defer stderr.Close()
+	if err := os.WriteFile(filepath.Join(sandbox, MessagesFile), nil, 0o644); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLaunch, err)
+	}
 
 	cg := e.cgroup(spec, run, log)
 	var procs []string

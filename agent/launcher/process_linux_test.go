@@ -145,7 +145,7 @@ func TestEnvironment(t *testing.T) {
 	env := strings.Split(strings.TrimSpace(readSandboxFile(t, task, StdoutFile)), "\n")
 	for _, want := range []string{
 		"AGORA_TASK_ID=env-task", "AGORA_FRAMEWORK_ID=fw-1", "AGORA_SANDBOX=" + task.Sandbox(),
-		"HOME=" + task.Sandbox(), "PORT0=31000", "PORT1=31005", "PORT=31000", "FOO=bar baz",
+		"HOME=" + task.Sandbox(), "AGORA_MESSAGES=" + filepath.Join(task.Sandbox(), MessagesFile), "PORT0=31000", "PORT1=31005", "PORT=31000", "FOO=bar baz",
 	} {
 		if !slices.Contains(env, want) {
 			t.Errorf("environment lacks %s:\n%s", want, strings.Join(env, "\n"))
