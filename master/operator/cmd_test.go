@@ -51,6 +51,19 @@ func TestClusterCLI(t *testing.T) {
 	if out, err = runCLI(t, "--masters", masters, "role", "set", "--weight", "3", "--quota", "cpus:2", "batch"); err != nil || !strings.Contains(out, "weight 3, quota cpus:2") {
 		t.Fatalf("role set: %v\n%s", err, out)
 	}
+	// Flags after the role, exactly as the issue writes it.
+	if out, err = runCLI(t, "--masters", masters, "role", "set", "web", "--weight", "2", "--quota", "cpus:10;mem:4096"); err != nil ||
+		!strings.Contains(out, "role web: weight 2, quota cpus:10") || !strings.Contains(out, "mem:4096") {
+		t.Fatalf("role set ROLE --weight --quota: %v\n%s", err, out)
+	}
+	// Mixed: one flag before the role, one after.
+	if out, err = runCLI(t, "--masters", masters, "role", "set", "--weight", "4", "mixed", "--quota", "cpus:1"); err != nil ||
+		!strings.Contains(out, "role mixed: weight 4, quota cpus:1") {
+		t.Fatalf("role set --weight ROLE --quota: %v\n%s", err, out)
+	}
+	if r := c.Leader().Registry().Role("web"); r.Weight != 2 || r.Quota.CPUs != 10 || r.Quota.MemMB != 4096 {
+		t.Fatalf("registry role web: %+v", r)
+	}
 	if out, _ = runCLI(t, "--masters", masters, "role", "list"); !strings.Contains(out, "batch") {
 		t.Fatalf("role list:\n%s", out)
 	}
