@@ -90,7 +90,9 @@ func TestEndToEndKill9(t *testing.T) {
 			t.Fatalf("endpoint %s answered %q, %v", e.Address, body, err)
 		}
 	}
-	victim := eps[0]
+	// The survivor is named before the kill: the replacement is the
+	// instance that is neither.
+	victim, survivor := eps[0], eps[1].Instance
 	pidText, err := httpGet("http://" + victim.Address + "/pid")
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +116,7 @@ func TestEndToEndKill9(t *testing.T) {
 		st, err := cl.App(context.Background(), "web")
 		if err == nil && replacedAt.IsZero() {
 			for _, tk := range st.Tasks {
-				if tk.ID != victim.Instance && tk.ID != eps0Other(eps, victim) && tk.State == wire.TaskRunning {
+				if tk.ID != victim.Instance && tk.ID != survivor && tk.State == wire.TaskRunning {
 					replacedAt = time.Now()
 				}
 			}
@@ -154,16 +156,6 @@ func TestEndToEndKill9(t *testing.T) {
 		}
 		return failed && healthy
 	}, "SSE events of the failure and the replacement's health")
-}
-
-// eps0Other returns the instance of eps that is not victim (the survivor).
-func eps0Other(eps []controller.Endpoint, victim controller.Endpoint) wire.TaskID {
-	for _, e := range eps {
-		if e.Instance != victim.Instance {
-			return e.Instance
-		}
-	}
-	return ""
 }
 
 // TestFailingVersionRollsBack deploys a version whose health checks fail:
