@@ -273,13 +273,17 @@ func (a *Agent) forgetTasks(keys []taskKey) {
 func (a *Agent) kill(fw wire.FrameworkID, id wire.TaskID, reason wire.Reason) {
 	a.mu.Lock()
 	t := a.tasks[taskKey{fw, id}]
+	var proc launcher.Task
+	if t != nil && !t.done {
+		proc = t.proc // set and ended under a.mu
+	}
 	a.mu.Unlock()
 	if t == nil {
 		a.update(fw, id, wire.TaskLost, wire.ReasonTaskUnknown, "task is not known to agent "+string(a.id), nil)
 		return
 	}
-	if t.proc != nil && !t.done {
-		t.proc.Kill(a.killGrace(t.info), reason)
+	if proc != nil {
+		proc.Kill(a.killGrace(t.info), reason)
 	}
 }
 
