@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agora-cluster/agora/sdk"
+	"github.com/agora-cluster/agora/sdk/constraint"
 	"github.com/agora-cluster/agora/sdk/sdktest"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
@@ -32,7 +33,10 @@ func (s *once) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
 
 func (s *once) Update(ctx context.Context, d *sdk.Driver, st wire.TaskStatus) {
 	if st.State.Terminal() {
-		s.ended <- st
+		select {
+		case s.ended <- st:
+		default: // never block the driver
+		}
 	}
 }
 
@@ -85,4 +89,79 @@ func ExamplePack() {
 	// web-3 on a1 port 31001
 	// web-2 on a2 port 32000
 	// unplaced: 0
+}
+
+// Task builds a task step by step; On places it on an offer's agent with
+// the ports picked for it (Pack does that for you).
+func ExampleTask() {
+	b := sdk.Task("web-1").
+		Shell("./server --port $PORT0").
+		CPUs(0.5).Mem(128).Ports(1).
+		Env("MODE", "prod").
+		KillGrace(5 * time.Second)
+	need, ports := b.Needs()
+	fmt.Println("needs", need, "and", ports, "port")
+
+	t := b.On("agent-1", wire.Ranges{{Begin: 31000, End: 31000}})
+	fmt.Println(t.TaskID, "on", t.AgentID, "runs", t.Command.Value)
+	fmt.Println("port", t.Resources.Ports, "env", t.Env, "grace", t.KillGrace.D())
+	// Output:
+	// needs cpus:0.5;mem:128;disk:0 and 1 port
+	// web-1 on agent-1 runs ./server --port $PORT0
+	// port [31000-31000] env map[MODE:prod] grace 5s
+}
+
+// A simulated task (on agents started with sdktest.Simulated) follows a
+// script instead of running its command.
+func ExampleTaskBuilder_Simulate() {
+	sim := sdk.Task("batch-7").Shell("./work").CPUs(1).Mem(64).
+		SimulateStartDelay(time.Second).Simulate(3*time.Second, 2).Info().Sim
+	fmt.Println(sim.StartDelay.D(), sim.Duration.D(), sim.ExitCode, sim.Hang)
+
+	hung := sdk.Task("stuck").SimulateHang().Info().Sim
+	fmt.Println(hung.Hang)
+	// Output:
+	// 1s 3s 2 false
+	// true
+}
+
+// RefuseJitter spreads declines between base and base·(1+jitter), so that
+// resources declined together do not all come back at the same instant.
+func ExampleRefuseJitter() {
+	f := sdk.RefuseJitter(10*time.Second, 0.5)
+	s := *f.RefuseSeconds
+	fmt.Println(s >= 10 && s <= 15)
+	// Output: true
+}
+
+// PackOptions.Fits can veto a placement; here a placement constraint keeps
+// the tasks on distinct hosts.
+func ExamplePack_constraint() {
+	unique := constraint.MustParse("hostname:UNIQUE")
+	offers := []wire.Offer{
+		{ID: "o1", AgentID: "a1", Hostname: "host1", Resources: wire.Resources{CPUs: 8, MemMB: 8192}},
+		{ID: "o2", AgentID: "a2", Hostname: "host2", Resources: wire.Resources{CPUs: 8, MemMB: 8192}},
+	}
+	var tasks []*sdk.TaskBuilder
+	for _, id := range []string{"db-1", "db-2", "db-3"} {
+		tasks = append(tasks, sdk.Task(id).Shell("./db").CPUs(1).Mem(1024))
+	}
+	var placed []constraint.Target // where this round placed tasks so far
+	fits := func(_ *sdk.TaskBuilder, o wire.Offer, _ []wire.TaskInfo) bool {
+		target := constraint.Target{Hostname: o.Hostname}
+		if unique.Check(target, placed) != nil {
+			return false
+		}
+		placed = append(placed, target)
+		return true
+	}
+	got, unplaced := sdk.Pack(offers, tasks, sdk.PackOptions{Fits: fits})
+	for _, p := range got {
+		fmt.Println(p.Offer.Hostname, len(p.Tasks), "task")
+	}
+	fmt.Println("unplaced:", unplaced[0].Info().TaskID)
+	// Output:
+	// host1 1 task
+	// host2 1 task
+	// unplaced: db-3
 }
