@@ -11,6 +11,18 @@ import (
 	"syscall"
 )
 
+// Task usage is read here from /proc/<pid>/stat rather than with
+// gopsutil's process package, which the agent uses for machine resources
+// (package resources). Three reasons, checked against gopsutil v3.24:
+//   - its Times leaves out cutime/cstime, the cpu of children a process
+//     has already reaped, so a task whose shell runs many short commands
+//     would look idle; Usage counts them;
+//   - it has no process group ID, which the task's members are found by,
+//     so /proc/<pid>/stat would be read anyway, and Times and MemoryInfo
+//     read stat again and statm (three reads a process instead of one);
+//   - its process tree (Children) runs pgrep for each process, and a
+//     tree misses what was re-parented; the group and cgroup do not.
+
 // clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat. It is
 // 100 on every Linux architecture Go supports.
 const clockTicks = 100
