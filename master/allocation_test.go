@@ -3,6 +3,7 @@ package master_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -17,27 +18,62 @@ import (
 
 // drfFramework launches one task of its shape per offer and gives the
 // rest back with refuse_seconds 0, as in the DRF paper's progressive
-// filling; offers it cannot use are declined for a moment.
+// filling; offers it cannot use are declined with refuse_seconds 0 too.
+// Until start is called it holds its offers, so that both frameworks
+// begin together.
 type drfFramework struct {
 	sdk.BaseScheduler
-	name  string
-	shape wire.Resources
-	mu    sync.Mutex
-	n     int
+	name    string
+	shape   wire.Resources
+	mu      sync.Mutex
+	d       *sdk.Driver
+	held    []wire.Offer // offers received before start
+	started bool
+	seq     int
+	n       int // tasks whose ACCEPT launched them
 }
 
 func (f *drfFramework) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
+	f.mu.Lock()
+	if !f.started {
+		f.d = d
+		f.held = append(f.held, offers...)
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	f.use(ctx, d, offers)
+}
+
+// start uses the held offers and every later one.
+func (f *drfFramework) start(ctx context.Context) {
+	f.mu.Lock()
+	f.started = true
+	held, d := f.held, f.d
+	f.held = nil
+	f.mu.Unlock()
+	if d != nil {
+		f.use(ctx, d, held)
+	}
+}
+
+func (f *drfFramework) use(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
 	for _, o := range offers {
 		if !o.Resources.Contains(f.shape) {
-			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 0.2)
+			_ = d.Decline(ctx, []wire.OfferID{o.ID}, 0)
 			continue
 		}
 		f.mu.Lock()
-		f.n++
-		id := wire.TaskID(f.name + "-" + string(rune('0'+f.n)))
+		f.seq++
+		id := wire.TaskID(fmt.Sprintf("%s-%d", f.name, f.seq))
 		f.mu.Unlock()
 		task := wire.TaskInfo{TaskID: id, AgentID: o.AgentID, Resources: f.shape, Sim: &wire.SimBehavior{Hang: true}}
-		_, _ = d.Accept(ctx, []wire.OfferID{o.ID}, []wire.Operation{{Type: wire.OpLaunch, Tasks: []wire.TaskInfo{task}}}, sdk.Refuse(0))
+		res, err := d.Accept(ctx, []wire.OfferID{o.ID}, []wire.Operation{{Type: wire.OpLaunch, Tasks: []wire.TaskInfo{task}}}, sdk.Refuse(0))
+		if err == nil && len(res.Launched) == 1 {
+			f.mu.Lock()
+			f.n++
+			f.mu.Unlock()
+		}
 	}
 }
 
@@ -57,15 +93,26 @@ func TestDRFWorkedExample(t *testing.T) {
 	b := &drfFramework{name: "b", shape: wire.Resources{CPUs: 3, MemMB: 1024}}
 	c.RunDriver(t, wire.FrameworkInfo{Name: "A"}, a)
 	c.RunDriver(t, wire.FrameworkInfo{Name: "B"}, b)
+	leader := c.Leader()
+	sdktest.Eventually(t, 10*time.Second, func() bool {
+		n := 0
+		for _, f := range leader.StateView().Frameworks {
+			if f.Active {
+				n++
+			}
+		}
+		return n == 2
+	}, "both frameworks subscribed")
+	ctx := sdktest.Ctx(t, 30*time.Second)
+	a.start(ctx)
+	b.start(ctx)
 	sdktest.Eventually(t, 10*time.Second, func() bool { return a.tasks() == 3 && b.tasks() == 2 },
 		"A with 3 tasks and B with 2 (have %d and %d)", a.tasks(), b.tasks())
-	// And it stays there: nothing more fits, so nothing more launches.
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		if a.tasks() != 3 || b.tasks() != 2 {
-			t.Fatalf("allocation moved on to A=%d B=%d", a.tasks(), b.tasks())
-		}
-		time.Sleep(20 * time.Millisecond)
+	// And it stays there: after more allocation passes, nothing more fits,
+	// so nothing more launches.
+	waitGrowth(t, "full allocation passes", 3, func() float64 { return allocationPasses(t, leader) })
+	if a.tasks() != 3 || b.tasks() != 2 {
+		t.Fatalf("allocation moved on to A=%d B=%d", a.tasks(), b.tasks())
 	}
 }
 
