@@ -25,6 +25,9 @@ import (
 var testServerBin string
 
 func TestMain(m *testing.M) {
+	if runServeHelper() { // this binary is a framework process of a test
+		return
+	}
 	dir, err := os.MkdirTemp("", "agora-service-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
