@@ -2,6 +2,8 @@ package master_test
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,9 +33,13 @@ func TestLeaderFailover(t *testing.T) {
 
 	// From now on, decline every offer with a short filter so that offers
 	// keep flowing, and note when each arrives.
-	offerTimes := make(chan time.Time, 10000)
+	type offerSeen struct {
+		at   time.Time
+		term uint64
+	}
+	offerTimes := make(chan offerSeen, 10000)
 	rec.OnOffers = func(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
-		offerTimes <- time.Now()
+		offerTimes <- offerSeen{time.Now(), offerTerm(t, offers[0].ID)}
 		ids := make([]wire.OfferID, len(offers))
 		for i, o := range offers {
 			ids[i] = o.ID
@@ -67,14 +73,15 @@ func TestLeaderFailover(t *testing.T) {
 	if err := c.WaitAgentsRegistered(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// First offer after the kill.
+	// First offer from the new leader: offers of the old term still on
+	// their way when it was killed do not count.
 	var resumed time.Time
 	sdktest.Eventually(t, 10*time.Second, func() bool {
 		for {
 			select {
-			case ts := <-offerTimes:
-				if ts.After(killedAt) {
-					resumed = ts
+			case seen := <-offerTimes:
+				if seen.term > oldTerm {
+					resumed = seen.at
 					return true
 				}
 			default:
@@ -82,7 +89,7 @@ func TestLeaderFailover(t *testing.T) {
 			}
 		}
 	}, "offers after failover")
-	t.Logf("offers paused for %s after the leader was killed (old term %d, new term %d)", resumed.Sub(killedAt), oldTerm, l.Term())
+	fmt.Printf("offers paused for %s after the leader was killed (old term %d, new term %d)\n", resumed.Sub(killedAt), oldTerm, l.Term())
 
 	// The task was not killed by the failover: the new leader knows it as
 	// running, reconciliation says so, and it can still be killed.
@@ -101,6 +108,21 @@ func TestLeaderFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.WaitState(t, 10*time.Second, "long", wire.TaskKilled)
+}
+
+// offerTerm reads the leader's term from an offer ID (name-term-sequence,
+// as the master makes them).
+func offerTerm(t *testing.T, id wire.OfferID) uint64 {
+	parts := strings.Split(string(id), "-")
+	if len(parts) < 3 {
+		t.Errorf("offer ID %q: want name-term-sequence", id)
+		return 0
+	}
+	term, err := strconv.ParseUint(parts[len(parts)-2], 10, 64)
+	if err != nil {
+		t.Errorf("offer ID %q: %v", id, err)
+	}
+	return term
 }
 
 // TestFencing: messages stamped with an older term than one already seen
