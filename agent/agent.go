@@ -139,27 +139,16 @@ func Start(cfg Config) (*Agent, error) {
 		ctx:              ctx,
 		cancel:           cancel,
 	}
-	store, rec, err := openCheckpoints(cfg.WorkDir)
+	rec, err := a.openStore()
 	if err != nil {
 		cancel()
 		return nil, err
-	}
-	a.store = store
-	a.upd = newUpdateManager(a.sendUpdates, cfg.UpdateBackoffMin, cfg.UpdateBackoffMax)
-	a.upd.onDone = a.forgetTasks
-	a.upd.sent = func(n int) { a.count.updatesSent.Add(uint64(n)) }
-	a.upd.resent = func(n int) { a.count.updatesResent.Add(uint64(n)) }
-	a.upd.persist = store.addUpdates
-	a.upd.persistAck = func(acks []wire.StatusAck) {
-		if err := store.ackUpdates(acks); err != nil {
-			a.log.Warn("checkpoint ack", "err", err)
-		}
 	}
 	log.Info("agent starting", "resources", res.String(), "isolation", a.info.Isolation, "executor", exec.Name())
 	a.recover(rec)
 	if err := a.connect(); err != nil {
 		cancel()
-		store.close()
+		a.store.close()
 		return nil, err
 	}
 	if cfg.MetricsAddr != "" {
@@ -172,6 +161,27 @@ func Start(cfg Config) (*Agent, error) {
 	a.goFunc(a.retryLoop)
 	a.goFunc(a.gcLoop)
 	return a, nil
+}
+
+// openStore opens the agent's checkpoints and the status update manager
+// that keeps its updates there; it returns what they recovered.
+func (a *Agent) openStore() (recovered, error) {
+	store, rec, err := openCheckpoints(a.cfg.WorkDir)
+	if err != nil {
+		return rec, err
+	}
+	a.store = store
+	a.upd = newUpdateManager(a.sendUpdates, a.cfg.UpdateBackoffMin, a.cfg.UpdateBackoffMax)
+	a.upd.onDone = a.forgetTasks
+	a.upd.sent = func(n int) { a.count.updatesSent.Add(uint64(n)) }
+	a.upd.resent = func(n int) { a.count.updatesResent.Add(uint64(n)) }
+	a.upd.persist = store.addUpdates
+	a.upd.persistAck = func(acks []wire.StatusAck) {
+		if err := store.ackUpdates(acks); err != nil {
+			a.log.Warn("checkpoint ack", "err", err)
+		}
+	}
+	return rec, nil
 }
 
 func isolationOf(e launcher.Executor) string {

@@ -25,7 +25,10 @@ import (
 // Both are append-only logs of JSON records, one a line, compacted when
 // most of their records are dead. Records are written before the update
 // is sent (or the task reported RUNNING), so a killed agent resends every
-// update that was not acknowledged. A batch of records is one write. Writes
+// update that was not acknowledged. A task is forgotten in tasks.log before
+// the acknowledgement of its terminal update is recorded, so that a crash
+// between the two leaves that update to resend, never the task to report
+// again. A batch of records is one write. Writes
 // go to the kernel at once (they survive the agent's own crash); they are
 // not fsynced one by one, so a machine crash can lose the last moments.
 // Agents of earlier versions kept one file per task under tasks/; those

@@ -119,14 +119,19 @@ func (u *updateManager) ackAll(acks []wire.StatusAck) int {
 			delete(u.streams, k)
 		}
 	}
-	if len(matched) > 0 && u.persistAck != nil {
-		u.persistAck(matched)
-	}
 	u.mu.Unlock()
-	u.transmit(next, u.sent)
+	// Tasks whose terminal update was acknowledged are forgotten before the
+	// acknowledgement is checkpointed: an agent that dies between the two
+	// finds the update still pending after a restart and resends it (same
+	// UUID), rather than finding the task again and reporting its end a
+	// second time under a new UUID.
 	if len(done) > 0 && u.onDone != nil {
 		u.onDone(done)
 	}
+	if len(matched) > 0 && u.persistAck != nil {
+		u.persistAck(matched)
+	}
+	u.transmit(next, u.sent)
 	return len(matched)
 }
 
