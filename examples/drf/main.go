@@ -51,17 +51,31 @@ func main() {
 // fits no framework's shape, the agent is full.
 type fair struct {
 	sdk.BaseScheduler
-	name  string
-	shape wire.Resources
-	ready <-chan struct{}
-	up    func()
-	left  func(wire.Resources) // told what is left on the agent after each offer
-	mu    sync.Mutex
-	n     int
-	err   error
+	name    string
+	shape   wire.Resources
+	ready   <-chan struct{}
+	up      func()
+	left    func(wire.Resources) // told what is left on the agent after each offer
+	changed func()               // told when a task starts running
+	mu      sync.Mutex
+	n       int                  // tasks launched
+	running map[wire.TaskID]bool // tasks seen running
+	err     error
 }
 
 func (f *fair) Subscribed(context.Context, *sdk.Driver, wire.Subscribed) { f.up() }
+
+// Update counts the tasks that run.
+func (f *fair) Update(_ context.Context, _ *sdk.Driver, s wire.TaskStatus) {
+	f.mu.Lock()
+	if s.State == wire.TaskRunning {
+		f.running[s.TaskID] = true
+	} else {
+		delete(f.running, s.TaskID)
+	}
+	f.mu.Unlock()
+	f.changed()
+}
 
 func (f *fair) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) {
 	for _, o := range offers {
@@ -99,10 +113,17 @@ func (f *fair) result() (int, error) {
 	return f.n, f.err
 }
 
+// settled reports whether every task launched runs.
+func (f *fair) settled() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.running) == f.n
+}
+
 // Run lets both frameworks (IDs idPrefix-a and idPrefix-b, or new ones
 // if idPrefix is "") fill the cluster's one agent until neither fits in
-// what is left, then tears them down and returns how many tasks each
-// launched. It gives up when ctx ends.
+// what is left and every task launched runs, then tears them down and
+// returns how many tasks each launched. It gives up when ctx ends.
 func Run(ctx context.Context, natsURLs []string, idPrefix string) (int, int, error) {
 	ready := make(chan struct{})
 	var once sync.Once
@@ -121,8 +142,15 @@ func Run(ctx context.Context, natsURLs []string, idPrefix string) (int, int, err
 		}
 		fullOnce.Do(func() { close(full) })
 	}
+	changed := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
 	for _, f := range frameworks {
-		f.ready, f.left = ready, left
+		f.ready, f.left, f.changed, f.running = ready, left, poke, map[wire.TaskID]bool{}
 		f.up = func() {
 			subscribed.Store(f.name, true)
 			n := 0
@@ -150,12 +178,21 @@ func Run(ctx context.Context, natsURLs []string, idPrefix string) (int, int, err
 		running.Add(1)
 		go func() { defer running.Done(); _ = d.Run(ctx) }()
 	}
+	// Wait until the agent is full and every task runs: a teardown that
+	// overtakes a launch could leave that task behind.
 	select {
 	case <-full:
 	case <-ctx.Done():
 		a, _ := frameworks[0].result()
 		b, _ := frameworks[1].result()
 		return 0, 0, fmt.Errorf("the agent did not fill up (A has %d tasks, B %d): %w", a, b, ctx.Err())
+	}
+	for !frameworks[0].settled() || !frameworks[1].settled() {
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return 0, 0, fmt.Errorf("the tasks did not all start: %w", ctx.Err())
+		}
 	}
 	// Count before tearing down: once one framework is gone, the other
 	// is offered what it freed.

@@ -166,13 +166,20 @@ func New(cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freePorts returns n distinct free loopback addresses. The listeners
+// stay open until all are chosen: one closed at once could be handed out
+// again by the next.
+func freePorts(n int) ([]string, error) {
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return addrs, nil
 }
 
 // peersFile keeps the masters' raft addresses in the cluster's dir: raft
@@ -205,13 +212,13 @@ func (c *Cluster) masterPeers(n int) ([]string, map[string]string, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, err
 	}
+	addrs, err := freePorts(n)
+	if err != nil {
+		return nil, nil, err
+	}
 	peers := map[string]string{}
-	for _, name := range names {
-		addr, err := freePort()
-		if err != nil {
-			return nil, nil, err
-		}
-		peers[name] = addr
+	for i, name := range names {
+		peers[name] = addrs[i]
 	}
 	b, _ := json.Marshal(peers)
 	if err := os.WriteFile(file, b, 0o644); err != nil {
