@@ -15,9 +15,29 @@
 //
 // Offers arrive in Offers; answer each with [Driver.Launch] (one offer,
 // some tasks, the rest declined), [Driver.Accept] (several offers of one
-// agent, explicit filters) or [Driver.Decline]. [Task] builds a task and
-// [Pack] places many tasks into many offers (first fit or spread).
-// Task status updates arrive in Update.
+// agent, explicit filters) or [Driver.Decline]. Task status updates
+// arrive in Update.
+//
+// # Placing tasks
+//
+//   - [Task] builds a task: command, resources, ports, environment,
+//     labels, kill grace, and for simulated agents a script
+//     ([TaskBuilder.Simulate], [TaskBuilder.SimulateHang],
+//     [TaskBuilder.SimulateStartDelay]).
+//   - [Pack] places many tasks into many offers, first fit or spread
+//     ([PackOptions]), picking ports from the offers; [PackOptions].Fits
+//     can veto a placement.
+//   - Package [github.com/agora-cluster/agora/sdk/constraint] evaluates
+//     placement constraints on hostnames and attributes ("hostname:UNIQUE",
+//     "rack:GROUP_BY:3", "zone:LIKE:us-east-.*"), the operators the service
+//     framework uses; call it from a Fits function.
+//   - [Refuse] and [RefuseJitter] build decline filters. Decline what you
+//     do not need for long, with jitter, so that many frameworks (or many
+//     declines) do not get their resources back at the same instant — the
+//     revive storms Mesos frameworks met; [Driver.Revive] asks for offers
+//     again when you need more, [Driver.Suppress] stops them.
+//   - [wire.Resources] does the arithmetic (Add, Sub, Contains) and
+//     [wire.Ranges] the port ranges.
 //
 // # What the driver does for you
 //
@@ -37,16 +57,24 @@
 //   - Heartbeats to the master so that the framework's failover timeout
 //     only starts when the framework is really gone.
 //
-// Stop(ctx, false) tears the framework down (the master kills its tasks);
-// Stop(ctx, true) only disconnects, and a new driver with the same ID
-// resumes within the failover timeout.
+// # Stopping
+//
+// Stop(ctx, false) tears the framework down: the master kills its tasks and
+// forgets it, and the IDFile is removed. If no leader takes the TEARDOWN,
+// Stop returns the error and the driver keeps running, so Stop can be
+// retried. Stop(ctx, true) only disconnects, and a new driver with the same
+// ID resumes within the failover timeout; so does a Run whose context
+// ended. After either, calls return [ErrStopped].
 //
 // # Testing
 //
 // Package [github.com/agora-cluster/agora/sdk/sdktest] starts a real
 // cluster — masters with raft, embedded NATS, agents running processes or
-// simulated tasks — inside a plain go test, with helpers to kill the
-// leader, restart agents and wait for task states.
+// simulated tasks — inside a plain go test, in well under a second, with
+// helpers to kill the leader, restart agents and wait for task states, and
+// a Recorder scheduler that keeps every event. The examples in
+// examples/ (hello, pi, drf, failover, first) are complete frameworks
+// tested that way.
 //
 // The wire types (offers, tasks, statuses, resources) live in package
 // [github.com/agora-cluster/agora/sdk/wire].

@@ -43,7 +43,9 @@ type Config struct {
 	// NoReconcile turns off the implicit reconciliation the driver asks
 	// for after every subscription.
 	NoReconcile bool
-	Logger      *slog.Logger
+	// Logger receives the driver's logs (nil: slog.Default()), each with
+	// the framework ID.
+	Logger *slog.Logger
 }
 
 // Errors returned by the driver.

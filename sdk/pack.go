@@ -22,8 +22,8 @@ const (
 
 // Placement is the tasks packed into one offer.
 type Placement struct {
-	Offer wire.Offer
-	Tasks []wire.TaskInfo
+	Offer wire.Offer      // the offer to accept
+	Tasks []wire.TaskInfo // placed on the offer's agent, with ports picked from it
 }
 
 // Fits, if set on [PackOptions], vetoes placing a task on an offer (for
@@ -33,8 +33,8 @@ type Fits func(t *TaskBuilder, o wire.Offer, placed []wire.TaskInfo) bool
 
 // PackOptions tune [Pack].
 type PackOptions struct {
-	Strategy Strategy
-	Fits     Fits
+	Strategy Strategy // FirstFit (the zero value) or Spread
+	Fits     Fits     // nil: any offer with room will do
 }
 
 // Pack places tasks into offers and returns the placements (only offers

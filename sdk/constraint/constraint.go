@@ -53,9 +53,9 @@ var ErrInvalid = errors.New("invalid constraint")
 
 // Constraint is one placement rule.
 type Constraint struct {
-	Field    string   `json:"field"`
-	Operator Operator `json:"operator"`
-	Value    string   `json:"value,omitempty"`
+	Field    string   `json:"field"`           // "hostname" or an attribute name
+	Operator Operator `json:"operator"`        // one of the operators above
+	Value    string   `json:"value,omitempty"` // the operator's argument: a regexp, a count or a value
 
 	re       *regexp.Regexp
 	n        int
@@ -64,8 +64,8 @@ type Constraint struct {
 
 // Target is an agent a task may be placed on, or runs on.
 type Target struct {
-	Hostname   string            `json:"hostname"`
-	Attributes map[string]string `json:"attributes,omitempty"`
+	Hostname   string            `json:"hostname"`             // the agent's hostname (field "hostname")
+	Attributes map[string]string `json:"attributes,omitempty"` // the agent's attributes, by name
 }
 
 // Value returns the target's value for field and whether it has one.
@@ -79,8 +79,8 @@ func (t Target) Value(field string) (string, bool) {
 
 // Violation says why a target fails a constraint.
 type Violation struct {
-	Constraint Constraint
-	Reason     string
+	Constraint Constraint // the constraint the target fails
+	Reason     string     // why, naming the field's value
 }
 
 // Error names the constraint and the reason.

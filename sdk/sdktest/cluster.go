@@ -31,6 +31,8 @@ import (
 
 // Config describes a cluster. Build it with options or fill it directly.
 type Config struct {
+	// Masters is the number of masters (0 means 1); each runs raft and,
+	// without ExternalNATS, an embedded NATS server routed to the others.
 	Masters int
 	// AgentResources has one entry per agent.
 	AgentResources []wire.Resources
@@ -42,12 +44,15 @@ type Config struct {
 	// Dir holds the masters' data and agents' work dirs; "" makes a
 	// temporary one that Close removes.
 	Dir string
-	// NATSBasePort and HTTPBasePort, when set, give master i the ports
-	// base+i instead of free ones (agora dev uses 4222 and 5050).
+	// NATSBasePort, when set, gives master i the NATS port base+i instead
+	// of a free one (agora dev uses 4222).
 	NATSBasePort int
+	// HTTPBasePort, when set, gives master i the HTTP port base+i instead
+	// of a free one (agora dev uses 5050).
 	HTTPBasePort int
 	// Fast shortens raft and heartbeat timeouts (as tests want).
-	Fast   bool
+	Fast bool
+	// Logger receives every master's and agent's logs (nil: discarded).
 	Logger *slog.Logger
 	// Auth, if set, secures the embedded NATS with these identities (its
 	// routes too, with the master identity): the masters get it, and agent
