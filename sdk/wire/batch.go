@@ -21,7 +21,7 @@ const MaxBatch = 1000
 
 // StatusUpdates carries several status updates from one agent.
 type StatusUpdates struct {
-	Updates []StatusUpdate `json:"updates"`
+	Updates []StatusUpdate `json:"updates"` // at most MaxBatch, each for its own framework
 }
 
 // Validate implements Validator.
@@ -39,7 +39,7 @@ func (s StatusUpdates) Validate() error {
 
 // Updates is the UPDATES event: several task statuses for one framework.
 type Updates struct {
-	Statuses []TaskStatus `json:"statuses"`
+	Statuses []TaskStatus `json:"statuses"` // in the order the agents sent them, at most MaxBatch
 }
 
 // Validate implements Validator.
@@ -58,7 +58,7 @@ func (u Updates) Validate() error {
 // Acknowledgements is the ACKNOWLEDGEMENTS call: several ACKNOWLEDGEs in
 // one message.
 type Acknowledgements struct {
-	Acks []Acknowledge `json:"acks"`
+	Acks []Acknowledge `json:"acks"` // at most MaxBatch
 }
 
 // Validate implements Validator.
@@ -76,7 +76,7 @@ func (a Acknowledgements) Validate() error {
 
 // StatusAcks relays several acknowledgements to one agent.
 type StatusAcks struct {
-	Acks []StatusAck `json:"acks"`
+	Acks []StatusAck `json:"acks"` // at most MaxBatch, all for the receiving agent
 }
 
 // Validate implements Validator.

@@ -22,11 +22,11 @@ const MaxMessageBytes = 8 << 20
 
 // Envelope wraps every message on the wire.
 type Envelope struct {
-	V    int             `json:"v"`
-	Type Type            `json:"type"`
-	From string          `json:"from,omitempty"`
-	Term uint64          `json:"term,omitempty"`
-	Body json.RawMessage `json:"body,omitempty"`
+	V    int             `json:"v"`              // protocol version of the sender ([Version])
+	Type Type            `json:"type"`           // what Body holds, e.g. TypeOffers
+	From string          `json:"from,omitempty"` // the sender: a framework's or agent's ID, or a master's name
+	Term uint64          `json:"term,omitempty"` // the leader term of a master sender; receivers fence out older terms (0 from others)
+	Body json.RawMessage `json:"body,omitempty"` // the message, JSON; decode it with [DecodeBody]
 }
 
 // ErrDecode is wrapped by every decoding error.

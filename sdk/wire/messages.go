@@ -71,10 +71,10 @@ type FrameworkInfo struct {
 	// ID is chosen by the framework (the SDK makes a random one) and
 	// reused on every re-subscription.
 	ID        FrameworkID `json:"id"`
-	Name      string      `json:"name"`
-	Roles     []string    `json:"roles,omitempty"`
-	Principal string      `json:"principal,omitempty"`
-	Hostname  string      `json:"hostname,omitempty"`
+	Name      string      `json:"name"`                // for people; need not be unique
+	Roles     []string    `json:"roles,omitempty"`     // the roles it takes offers for (none: "*"); a role may be restricted to principals
+	Principal string      `json:"principal,omitempty"` // who the framework is, checked against role ACLs and NATS logins
+	Hostname  string      `json:"hostname,omitempty"`  // where the scheduler runs, for people
 	// FailoverTimeout is how long the master keeps the framework's tasks
 	// after it disconnects.
 	FailoverTimeout Duration `json:"failover_timeout,omitempty"`
@@ -104,7 +104,7 @@ func (f FrameworkInfo) Validate() error {
 
 // Subscribe is the SUBSCRIBE call.
 type Subscribe struct {
-	Framework FrameworkInfo `json:"framework"`
+	Framework FrameworkInfo `json:"framework"` // the framework; the same ID resumes an existing framework
 }
 
 // Validate implements Validator.
@@ -112,9 +112,9 @@ func (s Subscribe) Validate() error { return s.Framework.Validate() }
 
 // Subscribed answers SUBSCRIBE.
 type Subscribed struct {
-	FrameworkID       FrameworkID `json:"framework_id"`
-	HeartbeatInterval Duration    `json:"heartbeat_interval"`
-	Leader            LeaderInfo  `json:"leader"`
+	FrameworkID       FrameworkID `json:"framework_id"`       // the ID to keep and reuse on every re-subscription
+	HeartbeatInterval Duration    `json:"heartbeat_interval"` // how often the master sends HEARTBEAT; three missed mean it is gone
+	Leader            LeaderInfo  `json:"leader"`             // the leader that accepted the subscription
 }
 
 // Filters go with DECLINE and ACCEPT.
@@ -135,15 +135,15 @@ const (
 
 // Operation is one ACCEPT operation.
 type Operation struct {
-	Type  OperationType `json:"type"`
-	Tasks []TaskInfo    `json:"tasks"`
+	Type  OperationType `json:"type"`  // OpLaunch or OpLaunchGroup; both launch Tasks
+	Tasks []TaskInfo    `json:"tasks"` // each with the offers' AgentID, resources within the offers
 }
 
 // Accept is the ACCEPT call.
 type Accept struct {
-	OfferIDs   []OfferID   `json:"offer_ids"`
-	Operations []Operation `json:"operations,omitempty"`
-	Filters    Filters     `json:"filters,omitempty"`
+	OfferIDs   []OfferID   `json:"offer_ids"`            // offers of one agent, used together
+	Operations []Operation `json:"operations,omitempty"` // what to do with them; none declines them all
+	Filters    Filters     `json:"filters,omitempty"`    // for the resources the operations leave unused
 }
 
 // Validate implements Validator.
@@ -161,8 +161,8 @@ func (a Accept) Validate() error {
 
 // Decline is the DECLINE call.
 type Decline struct {
-	OfferIDs []OfferID `json:"offer_ids"`
-	Filters  Filters   `json:"filters,omitempty"`
+	OfferIDs []OfferID `json:"offer_ids"`         // the offers given back
+	Filters  Filters   `json:"filters,omitempty"` // how long not to offer them again
 }
 
 // Validate implements Validator.
@@ -175,18 +175,18 @@ func (d Decline) Validate() error {
 
 // Revive is the REVIVE call; no roles means all of the framework's roles.
 type Revive struct {
-	Roles []string `json:"roles,omitempty"`
+	Roles []string `json:"roles,omitempty"` // the roles to revive (none: all)
 }
 
 // Suppress is the SUPPRESS call; no roles means all of the framework's roles.
 type Suppress struct {
-	Roles []string `json:"roles,omitempty"`
+	Roles []string `json:"roles,omitempty"` // the roles to suppress (none: all)
 }
 
 // Kill is the KILL call.
 type Kill struct {
-	TaskID  TaskID  `json:"task_id"`
-	AgentID AgentID `json:"agent_id,omitempty"`
+	TaskID  TaskID  `json:"task_id"`            // the task to kill
+	AgentID AgentID `json:"agent_id,omitempty"` // where it runs; empty: wherever the master knows it runs
 }
 
 // Validate implements Validator.
@@ -194,7 +194,7 @@ func (k Kill) Validate() error { return required("task_id", k.TaskID) }
 
 // Shutdown is the SHUTDOWN call: stop every task of the framework on an agent.
 type Shutdown struct {
-	AgentID AgentID `json:"agent_id"`
+	AgentID AgentID `json:"agent_id"` // the agent whose tasks of the framework are killed
 }
 
 // Validate implements Validator.
@@ -202,9 +202,9 @@ func (s Shutdown) Validate() error { return required("agent_id", s.AgentID) }
 
 // Acknowledge is the ACKNOWLEDGE call.
 type Acknowledge struct {
-	AgentID AgentID `json:"agent_id"`
-	TaskID  TaskID  `json:"task_id"`
-	UUID    string  `json:"uuid"`
+	AgentID AgentID `json:"agent_id"` // the agent that sent the update (TaskStatus.AgentID)
+	TaskID  TaskID  `json:"task_id"`  // the update's task
+	UUID    string  `json:"uuid"`     // the update's UUID (TaskStatus.UUID)
 }
 
 // Validate implements Validator.
@@ -220,14 +220,14 @@ func (a Acknowledge) Validate() error {
 
 // ReconcileTask names one task to reconcile.
 type ReconcileTask struct {
-	TaskID  TaskID  `json:"task_id"`
-	AgentID AgentID `json:"agent_id,omitempty"`
+	TaskID  TaskID  `json:"task_id"`            // the task asked after
+	AgentID AgentID `json:"agent_id,omitempty"` // where the framework believes it runs (optional)
 }
 
 // Reconcile is the RECONCILE call; an empty list asks for every task the
 // master knows of the framework (implicit reconciliation).
 type Reconcile struct {
-	Tasks []ReconcileTask `json:"tasks,omitempty"`
+	Tasks []ReconcileTask `json:"tasks,omitempty"` // the tasks asked after; none: every task the master knows of the framework
 }
 
 // Validate implements Validator.
@@ -242,9 +242,9 @@ func (r Reconcile) Validate() error {
 
 // Message carries opaque data between a framework and its tasks' agent.
 type Message struct {
-	AgentID AgentID `json:"agent_id"`
-	TaskID  TaskID  `json:"task_id,omitempty"`
-	Data    []byte  `json:"data"`
+	AgentID AgentID `json:"agent_id"`          // the agent to deliver to
+	TaskID  TaskID  `json:"task_id,omitempty"` // the task whose messages file gets Data; empty: all of the framework's tasks on the agent
+	Data    []byte  `json:"data"`              // opaque bytes (base64 in JSON)
 }
 
 // Validate implements Validator.
@@ -254,17 +254,17 @@ func (m Message) Validate() error { return required("agent_id", m.AgentID) }
 
 // Offers is the OFFERS event.
 type Offers struct {
-	Offers []Offer `json:"offers"`
+	Offers []Offer `json:"offers"` // new offers, each for one agent
 }
 
 // Rescind is the RESCIND event.
 type Rescind struct {
-	OfferID OfferID `json:"offer_id"`
+	OfferID OfferID `json:"offer_id"` // the offer withdrawn; using it fails
 }
 
 // Update is the UPDATE event.
 type Update struct {
-	Status TaskStatus `json:"status"`
+	Status TaskStatus `json:"status"` // the task's new status; acknowledge it if it has a UUID
 }
 
 // Validate implements Validator.
@@ -272,8 +272,8 @@ func (u Update) Validate() error { return u.Status.Validate() }
 
 // Failure is the FAILURE event: an agent was lost.
 type Failure struct {
-	AgentID AgentID `json:"agent_id"`
-	Message string  `json:"message,omitempty"`
+	AgentID AgentID `json:"agent_id"`          // the agent lost
+	Message string  `json:"message,omitempty"` // why, for people
 }
 
 // Heartbeat is the HEARTBEAT event.
@@ -301,8 +301,8 @@ const (
 
 // Error is the body of an ERROR reply or event.
 type Error struct {
-	Code    ErrorCode `json:"code"`
-	Message string    `json:"message"`
+	Code    ErrorCode `json:"code"`    // what kind of refusal; switch on it
+	Message string    `json:"message"` // detail for people
 }
 
 // Error implements error: "CODE: message".
@@ -333,10 +333,10 @@ func ReplyError(e Envelope) error {
 
 // AgentInfo describes an agent.
 type AgentInfo struct {
-	ID         AgentID           `json:"id"`
-	Hostname   string            `json:"hostname"`
-	Resources  Resources         `json:"resources"`
-	Attributes map[string]string `json:"attributes,omitempty"`
+	ID         AgentID           `json:"id"`                   // stable across agent restarts (kept in its work dir)
+	Hostname   string            `json:"hostname"`             // the agent's host, for constraints and people
+	Resources  Resources         `json:"resources"`            // all the agent offers (cpus and mem must be positive)
+	Attributes map[string]string `json:"attributes,omitempty"` // free key/values matched by constraints
 	// Isolation says how tasks are confined ("cgroups-v1", "none: ...").
 	Isolation string `json:"isolation,omitempty"`
 	// Address is where the agent serves sandbox files, if it does.
@@ -364,10 +364,10 @@ func (a AgentInfo) Validate() error {
 // A task that ended but whose terminal update is not yet acknowledged is
 // reported too, with its terminal State and that update's UUID.
 type RunningTask struct {
-	FrameworkID FrameworkID `json:"framework_id"`
-	Task        TaskInfo    `json:"task"`
-	State       TaskState   `json:"state"`
-	UpdateUUID  string      `json:"update_uuid,omitempty"`
+	FrameworkID FrameworkID `json:"framework_id"`          // the task's framework
+	Task        TaskInfo    `json:"task"`                  // the task as launched
+	State       TaskState   `json:"state"`                 // its state as the agent last saw it
+	UpdateUUID  string      `json:"update_uuid,omitempty"` // the UUID of its unacknowledged terminal update, if any
 }
 
 // RegisterAgent is sent by an agent to register or re-register.
@@ -378,10 +378,10 @@ type RunningTask struct {
 // up to that number, and does not call a task launched later lost for
 // being absent.
 type RegisterAgent struct {
-	Agent    AgentInfo     `json:"agent"`
-	Tasks    []RunningTask `json:"tasks,omitempty"`
-	SeenTerm uint64        `json:"seen_term,omitempty"`
-	SeenSeq  uint64        `json:"seen_seq,omitempty"`
+	Agent    AgentInfo     `json:"agent"`               // who the agent is and what it has
+	Tasks    []RunningTask `json:"tasks,omitempty"`     // every task it runs, and ended tasks not yet acknowledged
+	SeenTerm uint64        `json:"seen_term,omitempty"` // term of the last numbered message handled
+	SeenSeq  uint64        `json:"seen_seq,omitempty"`  // number of the last numbered message handled in SeenTerm
 }
 
 // Validate implements Validator.
@@ -394,33 +394,33 @@ func (r RegisterAgent) Validate() error { return r.Agent.Validate() }
 // announcement, so that a large cluster's agents do not all register at
 // the same instant.
 type AgentRegistered struct {
-	AgentID           AgentID    `json:"agent_id"`
-	HeartbeatInterval Duration   `json:"heartbeat_interval"`
-	Leader            LeaderInfo `json:"leader"`
-	RegisterSpread    Duration   `json:"register_spread,omitempty"`
+	AgentID           AgentID    `json:"agent_id"`                  // the registered agent
+	HeartbeatInterval Duration   `json:"heartbeat_interval"`        // how often the agent must heartbeat
+	Leader            LeaderInfo `json:"leader"`                    // the leader that registered it
+	RegisterSpread    Duration   `json:"register_spread,omitempty"` // the window to spread re-registrations over (0: none)
 }
 
 // AgentHeartbeat is sent periodically by a registered agent. Every few
 // heartbeats it carries the resource usage of its running tasks.
 type AgentHeartbeat struct {
-	AgentID AgentID     `json:"agent_id"`
-	Usage   []TaskUsage `json:"usage,omitempty"`
+	AgentID AgentID     `json:"agent_id"`        // the heartbeating agent
+	Usage   []TaskUsage `json:"usage,omitempty"` // usage of its running tasks, every few heartbeats
 }
 
 // TaskUsage is what a task's processes use (CPU seconds so far, resident
 // memory now), measured by the agent.
 type TaskUsage struct {
-	FrameworkID FrameworkID `json:"framework_id"`
-	TaskID      TaskID      `json:"task_id"`
-	CPUSeconds  float64     `json:"cpu_seconds"`
-	RSSBytes    uint64      `json:"rss_bytes"`
-	Processes   int         `json:"processes"`
+	FrameworkID FrameworkID `json:"framework_id"` // the task's framework
+	TaskID      TaskID      `json:"task_id"`      // the task measured
+	CPUSeconds  float64     `json:"cpu_seconds"`  // CPU time used so far, user plus system
+	RSSBytes    uint64      `json:"rss_bytes"`    // resident memory now
+	Processes   int         `json:"processes"`    // processes in the task now
 }
 
 // StatusUpdate carries a task status from an agent to the master.
 type StatusUpdate struct {
-	FrameworkID FrameworkID `json:"framework_id"`
-	Status      TaskStatus  `json:"status"`
+	FrameworkID FrameworkID `json:"framework_id"` // the framework to tell
+	Status      TaskStatus  `json:"status"`       // the task's new status, with a UUID to acknowledge
 }
 
 // Validate implements Validator.
@@ -438,9 +438,9 @@ func (s StatusUpdate) Validate() error {
 // echoes the highest it has handled in its registrations (RegisterAgent.
 // SeenSeq).
 type Launch struct {
-	FrameworkID FrameworkID `json:"framework_id"`
-	Tasks       []TaskInfo  `json:"tasks"`
-	Seq         uint64      `json:"seq,omitempty"`
+	FrameworkID FrameworkID `json:"framework_id"`  // the tasks' framework
+	Tasks       []TaskInfo  `json:"tasks"`         // the tasks to start
+	Seq         uint64      `json:"seq,omitempty"` // this message's number within the term
 }
 
 // Validate implements Validator.
@@ -458,9 +458,9 @@ func (l Launch) Validate() error {
 
 // KillTask asks an agent to kill a task.
 type KillTask struct {
-	FrameworkID FrameworkID `json:"framework_id"`
-	TaskID      TaskID      `json:"task_id"`
-	Reason      Reason      `json:"reason,omitempty"`
+	FrameworkID FrameworkID `json:"framework_id"`     // the task's framework
+	TaskID      TaskID      `json:"task_id"`          // the task to kill
+	Reason      Reason      `json:"reason,omitempty"` // the reason its terminal update carries
 }
 
 // Validate implements Validator.
@@ -468,9 +468,9 @@ func (k KillTask) Validate() error { return required("task_id", k.TaskID) }
 
 // StatusAck relays a framework's acknowledgement to the agent.
 type StatusAck struct {
-	FrameworkID FrameworkID `json:"framework_id"`
-	TaskID      TaskID      `json:"task_id"`
-	UUID        string      `json:"uuid"`
+	FrameworkID FrameworkID `json:"framework_id"` // the acknowledging framework
+	TaskID      TaskID      `json:"task_id"`      // the acknowledged update's task
+	UUID        string      `json:"uuid"`         // the acknowledged update's UUID; the agent stops resending it
 }
 
 // Validate implements Validator.
@@ -478,7 +478,7 @@ func (s StatusAck) Validate() error { return required("uuid", s.UUID) }
 
 // ShutdownFramework asks an agent to kill every task of a framework.
 type ShutdownFramework struct {
-	FrameworkID FrameworkID `json:"framework_id"`
+	FrameworkID FrameworkID `json:"framework_id"` // the framework whose tasks are killed
 }
 
 // Validate implements Validator.
@@ -487,18 +487,18 @@ func (s ShutdownFramework) Validate() error { return required("framework_id", s.
 // Reregister asks an agent to register again, listing its tasks. Seq is
 // numbered with the agent's LAUNCH messages (see Launch.Seq).
 type Reregister struct {
-	LeaderInfo
-	Seq uint64 `json:"seq,omitempty"`
+	LeaderInfo        // the leader asking
+	Seq        uint64 `json:"seq,omitempty"` // this message's number within the term
 }
 
 // LeaderInfo says who leads. In the leader's periodic announcements,
 // AgentHeartbeat is the heartbeat interval it asks of agents now (it grows
 // with the cluster); registered agents adopt it.
 type LeaderInfo struct {
-	Name           string   `json:"name"`
-	Term           uint64   `json:"term"`
-	HTTP           string   `json:"http,omitempty"`
-	AgentHeartbeat Duration `json:"agent_heartbeat,omitempty"`
+	Name           string   `json:"name"`                      // the leading master's name
+	Term           uint64   `json:"term"`                      // its raft term; higher terms win
+	HTTP           string   `json:"http,omitempty"`            // its HTTP API address (host:port)
+	AgentHeartbeat Duration `json:"agent_heartbeat,omitempty"` // the heartbeat interval asked of agents now
 }
 
 // Validate implements Validator.
@@ -533,14 +533,14 @@ func ValidID(field, id string) error {
 // Ack is the body of a successful reply. Message may explain what was
 // done when it was not everything asked.
 type Ack struct {
-	Message string `json:"message,omitempty"`
+	Message string `json:"message,omitempty"` // what was not done, if anything
 }
 
 // AcceptResult answers ACCEPT: the tasks sent to the agent, and those
 // refused (each also reported by a TASK_ERROR or TASK_DROPPED update).
 type AcceptResult struct {
-	Launched []TaskID     `json:"launched,omitempty"`
-	Refused  []TaskStatus `json:"refused,omitempty"`
+	Launched []TaskID     `json:"launched,omitempty"` // the tasks sent to the agent
+	Refused  []TaskStatus `json:"refused,omitempty"`  // the tasks not launched, with why
 }
 
 // ReconcileResult answers RECONCILE: how many statuses were sent as
@@ -550,15 +550,15 @@ type AcceptResult struct {
 // reconciliation, how many such agents there are (the non-terminal tasks
 // each reports when it re-registers are sent as updates then).
 type ReconcileResult struct {
-	Answered      int      `json:"answered"`
-	Pending       []TaskID `json:"pending,omitempty"`
-	AwaitedAgents int      `json:"awaited_agents,omitempty"`
+	Answered      int      `json:"answered"`                 // statuses sent as updates now
+	Pending       []TaskID `json:"pending,omitempty"`        // asked tasks answered once their agents re-register
+	AwaitedAgents int      `json:"awaited_agents,omitempty"` // agents not yet re-registered (implicit reconciliation)
 }
 
 // FrameworkMessage relays a framework's MESSAGE to an agent.
 type FrameworkMessage struct {
-	FrameworkID FrameworkID `json:"framework_id"`
-	Message     Message     `json:"message"`
+	FrameworkID FrameworkID `json:"framework_id"` // the sending framework
+	Message     Message     `json:"message"`      // the framework's MESSAGE call
 }
 
 // TypeMember is a master's periodic report of itself, on [Subjects.Members].
@@ -566,9 +566,9 @@ const TypeMember Type = "MEMBER"
 
 // MemberStatus is what a master reports of itself.
 type MemberStatus struct {
-	Name      string `json:"name"`
-	RaftState string `json:"raft_state"`
-	HTTP      string `json:"http,omitempty"`
+	Name      string `json:"name"`           // the master's name
+	RaftState string `json:"raft_state"`     // Leader, Follower, Candidate or Shutdown
+	HTTP      string `json:"http,omitempty"` // its HTTP API address (host:port)
 }
 
 // TypeSandboxRead asks an agent (a request on [Subjects.Agent]) for part
@@ -582,13 +582,13 @@ const (
 // SandboxRead names a file in a task's latest sandbox. An empty Path
 // lists the sandbox's files.
 type SandboxRead struct {
-	FrameworkID FrameworkID `json:"framework_id"`
-	TaskID      TaskID      `json:"task_id"`
-	Path        string      `json:"path,omitempty"`
+	FrameworkID FrameworkID `json:"framework_id"`   // the task's framework
+	TaskID      TaskID      `json:"task_id"`        // the task whose latest sandbox is read
+	Path        string      `json:"path,omitempty"` // a file relative to the sandbox; empty lists the files
 	// Offset is where to start; a negative offset counts from the end
 	// (tail). Length bounds the answer (at most 1 MiB).
 	Offset int64 `json:"offset,omitempty"`
-	Length int64 `json:"length,omitempty"`
+	Length int64 `json:"length,omitempty"` // at most this many bytes (0: up to 1 MiB)
 }
 
 // Validate implements Validator.
@@ -601,16 +601,16 @@ func (s SandboxRead) Validate() error {
 
 // SandboxFile is one file of a sandbox listing.
 type SandboxFile struct {
-	Path string `json:"path"`
-	Size int64  `json:"size"`
+	Path string `json:"path"` // relative to the sandbox
+	Size int64  `json:"size"` // in bytes
 }
 
 // SandboxData answers SandboxRead: the bytes read (Offset is where they
 // start, Size the file's size), or the listing.
 type SandboxData struct {
-	Sandbox string        `json:"sandbox"`
-	Offset  int64         `json:"offset"`
-	Size    int64         `json:"size"`
-	Data    []byte        `json:"data,omitempty"`
-	Files   []SandboxFile `json:"files,omitempty"`
+	Sandbox string        `json:"sandbox"`         // the sandbox directory on the agent
+	Offset  int64         `json:"offset"`          // where Data starts in the file
+	Size    int64         `json:"size"`            // the file's size in bytes
+	Data    []byte        `json:"data,omitempty"`  // the bytes read
+	Files   []SandboxFile `json:"files,omitempty"` // the listing, when no Path was asked
 }

@@ -13,16 +13,16 @@ import (
 // kept to three decimal places (as Mesos does) so that repeated addition and
 // subtraction never drifts.
 type Resources struct {
-	CPUs   float64 `json:"cpus,omitempty"`
-	MemMB  float64 `json:"mem,omitempty"`
-	DiskMB float64 `json:"disk,omitempty"`
-	Ports  Ranges  `json:"ports,omitempty"`
+	CPUs   float64 `json:"cpus,omitempty"`  // cores, fractional
+	MemMB  float64 `json:"mem,omitempty"`   // memory in MB
+	DiskMB float64 `json:"disk,omitempty"`  // sandbox disk in MB
+	Ports  Ranges  `json:"ports,omitempty"` // port ranges, inclusive
 }
 
 // Range is an inclusive range of ports.
 type Range struct {
-	Begin uint64 `json:"begin"`
-	End   uint64 `json:"end"`
+	Begin uint64 `json:"begin"` // first port
+	End   uint64 `json:"end"`   // last port, inclusive
 }
 
 // Ranges is a sorted list of disjoint, non-adjacent ranges.

@@ -12,7 +12,7 @@ const DefaultPrefix = "agora"
 //	<p>.f.<framework>     master → framework: events
 //	<p>.leader            master → all: leader announcements
 type Subjects struct {
-	Prefix string
+	Prefix string // first token of every subject ("agora" by default); clusters sharing a NATS use different ones
 }
 
 // NewSubjects returns the subjects for prefix ("" means [DefaultPrefix]).
