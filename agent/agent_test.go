@@ -14,6 +14,7 @@ import (
 
 	"github.com/agora-cluster/agora/agent"
 	"github.com/agora-cluster/agora/agent/launcher"
+	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/master/registry"
 	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
@@ -138,6 +139,60 @@ func TestDrain(t *testing.T) {
 	}
 	resp.Body.Close()
 	sdktest.Eventually(t, 5*time.Second, func() bool { return rec.OffersReceived() > before }, "offers after reactivation")
+}
+
+// TestDrainSurvivesAgentLoss: an agent that goes silent while draining
+// comes back draining (it was marked UNREACHABLE in between), so its task
+// is still killed with AGENT_DRAINING and the agent ends DRAINED, rather
+// than returning ACTIVE with the drain forgotten.
+func TestDrainSurvivesAgentLoss(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
+	_, rec, _ := c.RunTask(t, wire.FrameworkInfo{Name: "drain-loss"},
+		wire.TaskInfo{TaskID: "h", Resources: wire.Resources{CPUs: 0.1, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}})
+	id := c.Agents()[0].ID()
+	base := "http://" + c.Leader().HTTPAddr()
+	resp, err := http.Post(base+"/api/v1/agents/"+string(id)+"/drain", "application/json", strings.NewReader(`{"grace":"2s"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("drain: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	c.StopAgent(0, false)
+	sdktest.Eventually(t, 10*time.Second, func() bool {
+		a, _ := c.Leader().Registry().Agent(id)
+		return a.State == registry.AgentUnreachable
+	}, "agent recorded unreachable in raft")
+	checkNoTerminal(t, rec, "h")
+	if err := c.RestartAgent(0); err != nil {
+		t.Fatal(err)
+	}
+	killed := rec.WaitState(t, 15*time.Second, "h", wire.TaskKilled)
+	if killed.Reason != wire.ReasonAgentDraining {
+		t.Fatalf("killed with reason %s", killed.Reason)
+	}
+	sdktest.Eventually(t, 10*time.Second, func() bool {
+		a, _ := c.Leader().Registry().Agent(id)
+		return a.State == registry.AgentDrained
+	}, "agent drained after coming back")
+}
+
+// TestAgentGone: an agent unreachable for longer than the gone timeout is
+// recorded GONE in raft and its tasks are reported TASK_GONE (the registry's
+// own tests show a GONE ID may not register again).
+func TestAgentGone(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
+		sdktest.WithMasterConfig(func(mc *master.Config) { mc.AgentGoneTimeout = time.Second }))
+	_, rec, _ := c.RunTask(t, wire.FrameworkInfo{Name: "gone"},
+		wire.TaskInfo{TaskID: "h", Resources: wire.Resources{CPUs: 0.1, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}})
+	id := c.Agents()[0].ID()
+	c.StopAgent(0, false)
+	rec.WaitState(t, 10*time.Second, "h", wire.TaskUnreachable)
+	gone := rec.WaitState(t, 10*time.Second, "h", wire.TaskGone)
+	if gone.Reason != wire.ReasonAgentRemoved || gone.AgentID != id {
+		t.Fatalf("TASK_GONE = %+v", gone)
+	}
+	if a, _ := c.Leader().Registry().Agent(id); a.State != registry.AgentGone {
+		t.Fatalf("agent state %s after TASK_GONE, want GONE", a.State)
+	}
 }
 
 func withAgent(t wire.TaskInfo, a wire.AgentID) wire.TaskInfo { t.AgentID = a; return t }

@@ -54,10 +54,16 @@ func (l *leader) reactivate(ctx context.Context, id wire.AgentID) error {
 	return nil
 }
 
+// drainKillEvery is how often checkDrains repeats the kills of a draining
+// agent that still runs tasks: a KILL_TASK is not acknowledged, so one
+// lost on the way (the agent was away, NATS reconnected) is sent again.
+const drainKillEvery = 5 * time.Second
+
 // checkDrains kills the tasks of draining agents whose deadline passed
-// (reason AGENT_DRAINING) and marks an agent DRAINED once it runs nothing.
+// (reason AGENT_DRAINING), again every drainKillEvery while any remains,
+// and marks an agent DRAINED once it runs nothing.
 func (l *leader) checkDrains() {
-	now := time.Now()
+	now := l.m.now()
 	var drained []wire.AgentID
 	for _, rec := range l.m.fsm.Agents() {
 		if rec.State != registry.AgentDraining {
@@ -72,8 +78,8 @@ func (l *leader) checkDrains() {
 		}
 		if len(a.tasks) == 0 {
 			drained = append(drained, id)
-		} else if now.After(rec.DrainDeadline) && !l.drainKilled[id] {
-			l.drainKilled[id] = true
+		} else if sent, ok := l.drainKilled[id]; now.After(rec.DrainDeadline) && (!ok || now.Sub(sent) >= drainKillEvery) {
+			l.drainKilled[id] = now
 			for k := range a.tasks {
 				l.publish(l.m.subj.Agent(id), wire.TypeKillTask, wire.KillTask{FrameworkID: k.fw, TaskID: k.task, Reason: wire.ReasonAgentDraining})
 			}

@@ -57,8 +57,9 @@ type leader struct {
 	dirty      map[wire.AgentID]struct{}
 	dirtyAll   bool
 	dirtySince time.Time // first allocation trigger since the last pass
-	// drainKilled marks draining agents whose tasks were sent kills.
-	drainKilled map[wire.AgentID]bool
+	// drainKilled is when the tasks of a draining agent were last sent
+	// kills.
+	drainKilled map[wire.AgentID]time.Time
 	// registryAgents: the registry's agents that are not gone, counted
 	// by the health check; heartbeat intervals are sized for them.
 	registryAgents int
@@ -163,7 +164,7 @@ func newLeader(m *Master, term uint64) (*leader, error) {
 		byAgent:      map[wire.AgentID]map[taskKey]*taskState{},
 		forgotten:    map[taskKey]*taskState{},
 		dirty:        map[wire.AgentID]struct{}{},
-		drainKilled:  map[wire.AgentID]bool{},
+		drainKilled:  map[wire.AgentID]time.Time{},
 		reconWait:    map[wire.AgentID]map[taskKey]wire.AgentID{},
 		trigger:      make(chan struct{}, 1),
 	}

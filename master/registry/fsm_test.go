@@ -95,6 +95,47 @@ func TestSetAgentState(t *testing.T) {
 	refused(t, f, SetAgentState, SetAgentStateCmd{ID: "a3", State: AgentActive}, ErrAgentGone)
 }
 
+// TestDrainSurvivesUnreachable: an agent that goes UNREACHABLE while
+// draining or drained returns to that state, deadline and all, when it
+// registers again; one that was active returns ACTIVE; GONE forgets it.
+func TestDrainSurvivesUnreachable(t *testing.T) {
+	f := NewFSM()
+	must(t, f, RegisterAgent, RegisterAgentCmd{Info: agentInfo("a1"), At: t0})
+	deadline := t0.Add(time.Hour)
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentDraining, At: t0.Add(time.Minute), DrainDeadline: deadline})
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentUnreachable, At: t0.Add(2 * time.Minute)})
+	if a, _ := f.Agent("a1"); a.State != AgentUnreachable || a.Resume != AgentDraining || !a.DrainDeadline.Equal(deadline) {
+		t.Fatalf("unreachable while draining: %+v", a)
+	}
+	// Marked unreachable again (a new leader's health check): still kept.
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentUnreachable, At: t0.Add(3 * time.Minute)})
+	must(t, f, RegisterAgent, RegisterAgentCmd{Info: agentInfo("a1"), At: t0.Add(4 * time.Minute)})
+	if a, _ := f.Agent("a1"); a.State != AgentDraining || a.Resume != "" || !a.DrainDeadline.Equal(deadline) {
+		t.Fatalf("back from unreachable while draining: %+v", a)
+	}
+
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentDrained, At: t0.Add(5 * time.Minute)})
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentUnreachable, At: t0.Add(6 * time.Minute)})
+	must(t, f, RegisterAgent, RegisterAgentCmd{Info: agentInfo("a1"), At: t0.Add(7 * time.Minute)})
+	if a, _ := f.Agent("a1"); a.State != AgentDrained || a.Resume != "" {
+		t.Fatalf("back from unreachable while drained: %+v", a)
+	}
+
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentActive, At: t0.Add(8 * time.Minute)})
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentUnreachable, At: t0.Add(9 * time.Minute)})
+	must(t, f, RegisterAgent, RegisterAgentCmd{Info: agentInfo("a1"), At: t0.Add(10 * time.Minute)})
+	if a, _ := f.Agent("a1"); a.State != AgentActive || a.Resume != "" || !a.DrainDeadline.IsZero() {
+		t.Fatalf("back from unreachable while active: %+v", a)
+	}
+
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentDraining, At: t0.Add(11 * time.Minute)})
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentUnreachable, At: t0.Add(12 * time.Minute)})
+	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a1", State: AgentGone, At: t0.Add(13 * time.Minute)})
+	if a, _ := f.Agent("a1"); a.State != AgentGone || a.Resume != "" {
+		t.Fatalf("gone: %+v", a)
+	}
+}
+
 func TestRemoveAgent(t *testing.T) {
 	f := populated(t)
 	must(t, f, RemoveAgent, RemoveAgentCmd{ID: "a1"})

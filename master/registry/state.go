@@ -45,8 +45,12 @@ type Agent struct {
 	RegisteredAt time.Time `json:"registered_at"`
 	// StateSince is when the agent entered State.
 	StateSince time.Time `json:"state_since"`
-	// DrainDeadline is set while DRAINING (zero: no deadline).
+	// DrainDeadline is set while DRAINING (zero: no deadline), and kept
+	// while a draining agent is UNREACHABLE.
 	DrainDeadline time.Time `json:"drain_deadline,omitzero"`
+	// Resume is the drain state (DRAINING or DRAINED) an UNREACHABLE agent
+	// returns to when it registers again; empty: it returns ACTIVE.
+	Resume AgentState `json:"resume,omitempty"`
 }
 
 // Framework is a registered framework.
@@ -157,6 +161,11 @@ func (s *state) registerAgent(c *RegisterAgentCmd) error {
 			// A drain survives re-registration (as in Mesos); only an
 			// explicit SetAgentState ends it.
 			a.State, a.StateSince, a.DrainDeadline = old.State, old.StateSince, old.DrainDeadline
+		case AgentUnreachable:
+			if old.Resume != "" {
+				// An agent drained before it went silent is still drained.
+				a.State, a.DrainDeadline = old.Resume, old.DrainDeadline
+			}
 		case AgentActive:
 			a.StateSince = old.StateSince
 		}
@@ -179,13 +188,28 @@ func (s *state) setAgentState(c *SetAgentStateCmd) error {
 	if a.State != c.State {
 		a.StateSince = c.At
 	}
-	a.State = c.State
-	a.DrainDeadline = time.Time{}
-	if c.State == AgentDraining {
+	draining, deadline := drainOf(a)
+	a.State, a.Resume, a.DrainDeadline = c.State, "", time.Time{}
+	switch c.State {
+	case AgentDraining:
 		a.DrainDeadline = c.DrainDeadline
+	case AgentUnreachable:
+		a.Resume, a.DrainDeadline = draining, deadline
 	}
 	s.Agents[c.ID] = a
 	return nil
+}
+
+// drainOf is the drain state an agent is in, counting one that went
+// UNREACHABLE while draining, and its deadline.
+func drainOf(a Agent) (AgentState, time.Time) {
+	switch {
+	case a.State == AgentDraining || a.State == AgentDrained:
+		return a.State, a.DrainDeadline
+	case a.State == AgentUnreachable:
+		return a.Resume, a.DrainDeadline
+	}
+	return "", time.Time{}
 }
 
 // removeAgent forgets an agent entirely, a GONE one included: its ID may
