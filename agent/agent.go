@@ -62,6 +62,10 @@ type Agent struct {
 	// seenTerm, seenSeq: the last numbered LAUNCH or REREGISTER handled
 	// (wire.Launch.Seq), echoed in registrations.
 	seenTerm, seenSeq uint64
+	// killingAll: Stop(true) has begun; launches are refused from then on,
+	// and launching counts those already under way, for Stop to wait for.
+	killingAll bool
+	launching  sync.WaitGroup
 
 	reregister chan struct{}
 	// heartbeatChanged: a leader announcement changed heartbeatEvery.
@@ -314,6 +318,12 @@ func (a *Agent) HeartbeatInterval() time.Duration {
 func (a *Agent) Stop(killTasks bool) {
 	a.stopOnce.Do(func() {
 		if killTasks {
+			// A launch under way would start its processes after the kills
+			// below: wait for it first.
+			a.mu.Lock()
+			a.killingAll = true
+			a.mu.Unlock()
+			a.launching.Wait()
 			a.mu.Lock()
 			var procs []launcher.Task
 			for _, t := range a.tasks {

@@ -156,6 +156,13 @@ const launchFlushEvery = 20 * time.Millisecond
 func (a *Agent) launch(fw wire.FrameworkID, infos []wire.TaskInfo, term, seq uint64) {
 	var fresh []*task
 	a.mu.Lock()
+	if a.killingAll {
+		a.mu.Unlock()
+		a.log.Warn("launch refused: the agent is stopping and killing its tasks", "framework", fw, "tasks", len(infos))
+		return
+	}
+	a.launching.Add(1)
+	defer a.launching.Done()
 	for _, info := range infos {
 		k := taskKey{fw, info.TaskID}
 		if _, dup := a.tasks[k]; dup {
