@@ -63,8 +63,20 @@ func (l *leader) allocationLoop() {
 	}
 }
 
+// offerMessages splits one framework's offers into OFFERS messages of at
+// most wire.MaxBatch offers each, in order.
+func offerMessages(offers []wire.Offer) []wire.Offers {
+	chunks := wire.Chunks(len(offers))
+	out := make([]wire.Offers, len(chunks))
+	for i, c := range chunks {
+		out[i] = wire.Offers{Offers: offers[c[0]:c[1]]}
+	}
+	return out
+}
+
 // allocate runs the allocator over the changed agents (or all of them)
-// and sends the resulting offers, one message per framework. kind labels
+// and sends the resulting offers, one message per framework (per
+// wire.MaxBatch offers). kind labels
 // the pass in the metrics.
 func (l *leader) allocate(full bool, kind string) {
 	l.mu.Lock()
@@ -92,7 +104,12 @@ func (l *leader) allocate(full bool, kind string) {
 	// SUBSCRIBED and RESCIND events that subscribe and rescind publish
 	// under it (NATS publishing only buffers; it does not block).
 	for fw, offers := range byFw {
-		l.publish(l.m.subj.Framework(fw), wire.TypeOffers, wire.Offers{Offers: offers})
+		// One message per framework, split only past wire.MaxBatch offers
+		// so that a pass over thousands of agents stays within a NATS
+		// server's payload limit (1 MiB by default for an external one).
+		for _, msg := range offerMessages(offers) {
+			l.publish(l.m.subj.Framework(fw), wire.TypeOffers, msg)
+		}
 	}
 	if len(byFw) > 0 && !event.IsZero() {
 		l.m.metrics.offerLatency.Observe(since(event))
