@@ -43,7 +43,6 @@ type Master struct {
 	mu      sync.Mutex
 	lead    *leader         // non-nil while this master leads
 	known   wire.LeaderInfo // the latest leader announcement seen
-	fence   wire.TermFence  // highest term announced by any master
 	annSub  *nats.Subscription
 	memSub  *nats.Subscription
 	members map[string]memberSeen
@@ -232,7 +231,6 @@ func (m *Master) onAnnouncement(msg *nats.Msg) {
 	if err != nil || env.Term == 0 || li.Term != env.Term {
 		return
 	}
-	m.fence.Admit(env.Term)
 	m.mu.Lock()
 	if li.Term >= m.known.Term {
 		m.known = li
