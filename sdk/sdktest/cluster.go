@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -171,20 +172,46 @@ func New(cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
-// freePorts returns n distinct free loopback addresses. The listeners
-// stay open until all are chosen: one closed at once could be handed out
-// again by the next.
+// freePorts returns n distinct free loopback addresses for the masters'
+// raft transports, which must be known before they listen. They are taken
+// below the kernel's ephemeral port range where it can be read: a port
+// from that range, released here and bound a moment later, can meanwhile
+// become the local end of some outgoing connection ("address already in
+// use"). The listeners stay open until all are chosen, so that none is
+// handed out twice.
 func freePorts(n int) ([]string, error) {
 	addrs := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	lo, hi := quietPortRange()
+	for tries := 0; len(addrs) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if hi > lo && tries < 100*n {
+			addr = fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo))
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
+			if addr != "127.0.0.1:0" {
+				continue // taken: try another
+			}
 			return nil, err
 		}
 		defer l.Close()
 		addrs = append(addrs, l.Addr().String())
 	}
 	return addrs, nil
+}
+
+// quietPortRange is [lo, hi): ports below the ephemeral range (Linux's
+// ip_local_port_range), from 10000 on; empty when that range is unknown.
+func quietPortRange() (lo, hi int) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	var first, last int
+	if _, err := fmt.Sscan(string(b), &first, &last); err != nil || first <= 11000 {
+		return 0, 0
+	}
+	return 10000, first
 }
 
 // peersFile keeps the masters' raft addresses in the cluster's dir: raft
