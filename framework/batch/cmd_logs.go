@@ -10,6 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agora-cluster/agora/sdk/cliargs"
+
 	"github.com/agora-cluster/agora/framework/batch/api"
 	"github.com/agora-cluster/agora/framework/batch/engine"
 )
@@ -27,7 +29,7 @@ func logsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing output until the task ends; wait for a task not launched yet (until its run ends)"},
 			&cli.Int64Flag{Name: "tail", Usage: "start this many bytes before the end"},
 		),
-		Action: interspersed(func(c *cli.Context) error {
+		Action: cliargs.Interspersed(func(c *cli.Context) error {
 			asJSON, err := jsonOutput(c)
 			if err != nil {
 				return err

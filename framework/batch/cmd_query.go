@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/agora-cluster/agora/sdk/cliargs"
 )
 
 func statusCommand() *cli.Command {
@@ -16,7 +18,7 @@ func statusCommand() *cli.Command {
 		Flags: clientFlags(
 			&cli.Uint64Flag{Name: "run", Usage: "show this run (with its attempts in JSON)"},
 		),
-		Action: interspersed(func(c *cli.Context) error {
+		Action: cliargs.Interspersed(func(c *cli.Context) error {
 			asJSON, err := jsonOutput(c)
 			if err != nil {
 				return err
@@ -76,7 +78,7 @@ func historyCommand() *cli.Command {
 			&cli.IntFlag{Name: "limit", Value: 20, Usage: "how many runs"},
 			&cli.StringFlag{Name: "before", Usage: "only runs older than this run ID"},
 		),
-		Action: interspersed(func(c *cli.Context) error {
+		Action: cliargs.Interspersed(func(c *cli.Context) error {
 			asJSON, err := jsonOutput(c)
 			if err != nil {
 				return err
@@ -112,7 +114,7 @@ func killCommand() *cli.Command {
 		Usage:     "kill a job's active runs (or one run with --run)",
 		ArgsUsage: "JOB",
 		Flags:     clientFlags(&cli.Uint64Flag{Name: "run", Usage: "kill only this run"}),
-		Action: interspersed(func(c *cli.Context) error {
+		Action: cliargs.Interspersed(func(c *cli.Context) error {
 			asJSON, err := jsonOutput(c)
 			if err != nil {
 				return err
@@ -152,7 +154,7 @@ func rmCommand() *cli.Command {
 		Usage:     "remove a job and its history",
 		ArgsUsage: "JOB",
 		Flags:     clientFlags(&cli.BoolFlag{Name: "force", Usage: "kill its active runs first"}),
-		Action: interspersed(func(c *cli.Context) error {
+		Action: cliargs.Interspersed(func(c *cli.Context) error {
 			asJSON, err := jsonOutput(c)
 			if err != nil {
 				return err

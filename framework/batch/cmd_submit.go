@@ -11,6 +11,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agora-cluster/agora/sdk/cliargs"
+
 	"github.com/agora-cluster/agora/framework/batch/api"
 	"github.com/agora-cluster/agora/framework/batch/record"
 	"github.com/agora-cluster/agora/framework/batch/spec"
@@ -26,7 +28,7 @@ func submitCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-run", Usage: "only store the jobs"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up waiting after this long (0: never)"},
 		),
-		Action: interspersed(func(c *cli.Context) error {
+		Action: cliargs.Interspersed(func(c *cli.Context) error {
 			asJSON, err := jsonOutput(c)
 			if err != nil {
 				return err
@@ -102,7 +104,7 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "wait", Usage: "show progress until the run ends; exit non-zero if it failed"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up waiting after this long (0: never)"},
 		),
-		Action: interspersed(func(c *cli.Context) error {
+		Action: cliargs.Interspersed(func(c *cli.Context) error {
 			asJSON, err := jsonOutput(c)
 			if err != nil {
 				return err

@@ -13,6 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agora-cluster/agora/sdk/cliargs"
+
 	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
@@ -42,7 +44,7 @@ func Command() *cli.Command {
 			{Name: "role", Usage: "roles, weights and quotas", Subcommands: []*cli.Command{
 				{Name: "set", ArgsUsage: "ROLE", Usage: "set a role's weight and quota", Flags: []cli.Flag{
 					&cli.Float64Flag{Name: "weight", Value: 1}, &cli.StringFlag{Name: "quota", Usage: `e.g. "cpus:10;mem:4096"`},
-				}, Action: interspersed(run(roleSet))},
+				}, Action: cliargs.Interspersed(run(roleSet))},
 				{Name: "list", Usage: "list roles", Action: run(roleList)},
 			}},
 		},
