@@ -46,14 +46,22 @@ func TestFrameworkRestartAdoptsInstances(t *testing.T) {
 	}
 	cl = service.NewClient(s2.Addr())
 	// Scale up by one: with adoption, the set is the two old instances
-	// plus exactly one new one. A framework that relaunched on restart
-	// would show other IDs or more tasks at the master.
-	ctx := sdktest.Ctx(t, 20*time.Second)
+	// plus exactly one new one.
+	scaleKeepsAdopted(t, c, cl, fw, before, 20*time.Second)
+}
+
+// scaleKeepsAdopted scales "sleeper" to 3 and checks that the instances
+// in before are among the 3, at the framework and at the master: a
+// framework that relaunched on restart would show other IDs or more
+// tasks.
+func scaleKeepsAdopted(t *testing.T, c *sdktest.Cluster, cl *service.Client, fw wire.FrameworkID, before map[wire.TaskID]bool, wait time.Duration) {
+	t.Helper()
+	ctx := sdktest.Ctx(t, wait)
 	res, err := cl.Scale(ctx, "sleeper", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := service.WaitDeployment(ctx, cl, res.Deployment, 20*time.Second, nil); err != nil {
+	if _, err := service.WaitDeployment(ctx, cl, res.Deployment, wait, nil); err != nil {
 		t.Fatal(err)
 	}
 	after := taskIDs(appStatus(t, cl, "sleeper"))
@@ -65,7 +73,7 @@ func TestFrameworkRestartAdoptsInstances(t *testing.T) {
 	if len(after) != 3 {
 		t.Fatalf("after scale to 3: %v", after)
 	}
-	sdktest.Eventually(t, 5*time.Second, func() bool {
+	sdktest.Eventually(t, 10*time.Second, func() bool {
 		live := masterTasks(c, fw)
 		if len(live) != 3 {
 			return false

@@ -162,33 +162,5 @@ func TestCrashRestartAdoptsInstances(t *testing.T) {
 	}, "the two instances to be adopted as running")
 	// Scale up by one: with adoption, the set is the two old instances
 	// plus exactly one new one, at the framework and at the master.
-	ctx := sdktest.Ctx(t, 30*time.Second)
-	res, err := cl.Scale(ctx, "sleeper", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := service.WaitDeployment(ctx, cl, res.Deployment, 30*time.Second, nil); err != nil {
-		t.Fatal(err)
-	}
-	after := taskIDs(appStatus(t, cl, "sleeper"))
-	for id := range before {
-		if !after[id] {
-			t.Fatalf("instance %s was not adopted: before %v, after %v", id, before, after)
-		}
-	}
-	if len(after) != 3 {
-		t.Fatalf("after scale to 3: %v", after)
-	}
-	sdktest.Eventually(t, 10*time.Second, func() bool {
-		live := masterTasks(c, fw)
-		if len(live) != 3 {
-			return false
-		}
-		for id := range after {
-			if live[id] != wire.TaskRunning {
-				return false
-			}
-		}
-		return true
-	}, "the master to run exactly the 3 known instances")
+	scaleKeepsAdopted(t, c, cl, fw, before, 30*time.Second)
 }
