@@ -40,6 +40,8 @@ func Command() *cli.Command {
 			&cli.Float64Flag{Name: "max-agent-heartbeats", Value: d.MaxAgentHeartbeats, Usage: "heartbeats per second asked of all agents together (0: no bound): with more agents, each heartbeats less often than --agent-heartbeat and is unreachable after proportionally more than --agent-timeout"},
 			&cli.DurationFlag{Name: "agent-gone-timeout", Value: d.AgentGoneTimeout, Usage: "unreachable time after which an agent is gone (0: never)"},
 			&cli.DurationFlag{Name: "offer-timeout", Value: d.OfferTimeout, Usage: "rescind offers held longer (0: never)"},
+			&cli.DurationFlag{Name: "default-refuse", Value: d.DefaultRefuse, Usage: "filter of a DECLINE that names no refuse_seconds"},
+			&cli.StringFlag{Name: "min-allocatable", Value: d.MinAllocatable.String(), Usage: "free resources of an agent smaller than this are not offered (\"cpus:0.01;mem:32\")"},
 			&cli.DurationFlag{Name: "allocation-interval", Value: d.AllocationInterval, Usage: "period of the full allocation pass"},
 			&cli.DurationFlag{Name: "raft-timeout", Value: raftnode.DefaultHeartbeatTimeout, Usage: "raft heartbeat and election timeout: a dead leader is replaced after about 2x this; raise it on slow disks or loaded machines (every master should agree)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "certificate (PEM) for the HTTP API and the embedded NATS"},
@@ -51,51 +53,9 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		},
 		Action: func(c *cli.Context) error {
-			cfg := DefaultConfig()
-			cfg.OperatorToken = c.String("operator-token")
-			cfg.EnableDebug = c.Bool("enable-debug")
-			cfg.TLSCert, cfg.TLSKey, cfg.TLSCA = c.String("tls-cert"), c.String("tls-key"), c.String("tls-ca")
-			if f := c.String("auth-file"); f != "" {
-				a, err := natsembed.LoadAuth(f)
-				if err != nil {
-					return err
-				}
-				cfg.Auth = a
-			}
-			cfg.Name = c.String("name")
-			cfg.DataDir = c.String("data-dir")
-			cfg.RaftAddr = c.String("raft-addr")
-			cfg.HTTPAddr = c.String("http")
-			cfg.Prefix = c.String("prefix")
-			cfg.AgentHeartbeatInterval = c.Duration("agent-heartbeat")
-			cfg.AgentTimeout = c.Duration("agent-timeout")
-			cfg.MaxAgentHeartbeats = c.Float64("max-agent-heartbeats")
-			cfg.OfferTimeout = c.Duration("offer-timeout")
-			cfg.AgentGoneTimeout = c.Duration("agent-gone-timeout")
-			cfg.AllocationInterval = c.Duration("allocation-interval")
-			rt := c.Duration("raft-timeout")
-			if rt < 50*time.Millisecond {
-				return fmt.Errorf("--raft-timeout %s: must be at least 50ms", rt)
-			}
-			cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout = rt, rt
-			peers, err := ParsePeers(c.String("peers"))
+			cfg, err := configFromFlags(c)
 			if err != nil {
 				return err
-			}
-			if len(peers) == 0 {
-				peers = map[string]string{cfg.Name: cfg.RaftAddr}
-			}
-			cfg.Peers = peers
-			if u := c.String("nats"); u != "" {
-				cfg.NATSURLs = splitList(u)
-			} else {
-				cfg.EmbedNATS = natsembed.Config{
-					Listen:          c.String("nats-listen"),
-					Cluster:         c.String("nats-cluster"),
-					Routes:          splitList(c.String("nats-routes")),
-					ClusterUser:     c.String("nats-cluster-user"),
-					ClusterPassword: c.String("nats-cluster-password"),
-				}
 			}
 			log, err := NewLogger(c.String("log-level"))
 			if err != nil {
@@ -118,6 +78,66 @@ func Command() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// configFromFlags builds the master's configuration from its command line.
+func configFromFlags(c *cli.Context) (Config, error) {
+	cfg := DefaultConfig()
+	cfg.OperatorToken = c.String("operator-token")
+	cfg.EnableDebug = c.Bool("enable-debug")
+	cfg.TLSCert, cfg.TLSKey, cfg.TLSCA = c.String("tls-cert"), c.String("tls-key"), c.String("tls-ca")
+	if f := c.String("auth-file"); f != "" {
+		a, err := natsembed.LoadAuth(f)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Auth = a
+	}
+	cfg.Name = c.String("name")
+	cfg.DataDir = c.String("data-dir")
+	cfg.RaftAddr = c.String("raft-addr")
+	cfg.HTTPAddr = c.String("http")
+	cfg.Prefix = c.String("prefix")
+	cfg.AgentHeartbeatInterval = c.Duration("agent-heartbeat")
+	cfg.AgentTimeout = c.Duration("agent-timeout")
+	cfg.MaxAgentHeartbeats = c.Float64("max-agent-heartbeats")
+	cfg.OfferTimeout = c.Duration("offer-timeout")
+	cfg.AgentGoneTimeout = c.Duration("agent-gone-timeout")
+	cfg.AllocationInterval = c.Duration("allocation-interval")
+	rt := c.Duration("raft-timeout")
+	if rt < 50*time.Millisecond {
+		return cfg, fmt.Errorf("--raft-timeout %s: must be at least 50ms", rt)
+	}
+	cfg.RaftHeartbeatTimeout, cfg.RaftElectionTimeout = rt, rt
+	peers, err := ParsePeers(c.String("peers"))
+	if err != nil {
+		return cfg, err
+	}
+	if len(peers) == 0 {
+		peers = map[string]string{cfg.Name: cfg.RaftAddr}
+	}
+	cfg.Peers = peers
+	if u := c.String("nats"); u != "" {
+		cfg.NATSURLs = splitList(u)
+	} else {
+		cfg.EmbedNATS = natsembed.Config{
+			Listen:          c.String("nats-listen"),
+			Cluster:         c.String("nats-cluster"),
+			Routes:          splitList(c.String("nats-routes")),
+			ClusterUser:     c.String("nats-cluster-user"),
+			ClusterPassword: c.String("nats-cluster-password"),
+		}
+	}
+	cfg.DefaultRefuse = c.Duration("default-refuse")
+	if cfg.DefaultRefuse < 0 {
+		return cfg, fmt.Errorf("--default-refuse %s: must not be negative", cfg.DefaultRefuse)
+	}
+	minRes, err := wire.ParseResources(c.String("min-allocatable"))
+	if err != nil {
+		return cfg, fmt.Errorf("--min-allocatable: %w", err)
+	}
+	cfg.MinAllocatable = minRes
+	return cfg, nil
 }
 
 func splitList(s string) []string {
