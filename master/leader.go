@@ -24,7 +24,7 @@ type leader struct {
 	m     *Master
 	term  uint64
 	log   *slog.Logger
-	alloc *allocator.Allocator
+	alloc allocator.Interface
 
 	ctx      context.Context
 	cancel   context.CancelFunc
