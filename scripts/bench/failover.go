@@ -114,6 +114,7 @@ func runFailover(ctx context.Context, e *env, prof *profiler, res *Result) error
 	res.figure("tasks duplicated", float64(r.Tasks.Duplicated), "", "0", ptr(r.Tasks.Duplicated == 0))
 	res.figure("tasks never launched", float64(r.Tasks.NotLaunched), "", "0", ptr(r.Tasks.NotLaunched == 0))
 	res.figure("launches lost in a leader change, relaunched", float64(r.Tasks.Relaunched), "", "", nil)
+	res.figure("launches lost on the way to their agent, relaunched", float64(r.Tasks.LaunchesLost), "", "", nil)
 	return nil
 }
 

@@ -415,6 +415,7 @@ func (f *framework) Rescind(ctx context.Context, d *sdk.Driver, id wire.OfferID)
 func (f *framework) Update(ctx context.Context, d *sdk.Driver, s wire.TaskStatus) {
 	if r := f.t.onUpdate(s, time.Now()); r != nil {
 		f.mu.Lock()
+		delete(f.uncertain, s.TaskID) // r is a new task when s's launch was lost
 		delete(f.uncertain, r.id)
 		f.mu.Unlock()
 		f.requeue([]*taskRec{r})

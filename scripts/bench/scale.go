@@ -155,6 +155,9 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	res.figure("agents", float64(r.Agents), "", "", nil)
 	res.figure("running tasks", float64(r.RunningTasks), "", "", nil)
 	res.figure("launch throughput", r.Launch.TasksPerSecond, "tasks/s", "", nil)
+	if n := r.Launch.Tasks.LaunchesLost; n > 0 {
+		res.figure("launches lost on the way to their agent, relaunched", float64(n), "", "", nil)
+	}
 	res.figure("RSS (steady)", st.RSSMB, "MB", "≤ 1,024 MB (10,000 agents, 100,000 tasks)", ptr(st.MaxRSSMB <= 1024))
 	res.figure("Go heap in use (steady)", st.HeapInuseMB, "MB", "", nil)
 	res.figure("Go heap free, not yet returned (steady)", st.HeapRetainedMB, "MB", "", nil)

@@ -57,6 +57,10 @@ type tracker struct {
 	lastEnd       time.Time
 	staleRefusals int
 	relaunched    int
+	// launchesLost counts tasks reported TASK_LOST before they ran
+	// because their LAUNCH never reached the agent; each was launched
+	// again under a new ID.
+	launchesLost int
 	// inflight counts tasks sent in an ACCEPT that have neither reached
 	// TASK_RUNNING nor ended (nor been put back in a queue).
 	inflight int
@@ -195,6 +199,17 @@ func (t *tracker) onUpdate(st wire.TaskStatus, now time.Time) (relaunch *taskRec
 			return r
 		}
 		return nil
+	}
+	if st.State == wire.TaskLost && !fromAgent && st.Reason == wire.ReasonAgentRestarted && r.runningAt.IsZero() && !r.terminal {
+		// Its agent re-registered having handled the LAUNCH's number but
+		// without the task: the LAUNCH was lost on the way (the agent's
+		// NATS connection moved). As a framework does after TASK_LOST,
+		// launch it again, under a new ID (the master keeps the lost one).
+		r.terminal, r.endAt, r.state = true, now, st.State
+		t.launchesLost++
+		next := &taskRec{id: wire.TaskID(fmt.Sprintf("%s-r%d", r.id, t.launchesLost)), fw: r.fw}
+		t.tasks[next.id] = next
+		return next
 	}
 	if r.uncertain || (fromAgent && !r.launched) {
 		r.uncertain = false
@@ -366,6 +381,11 @@ type TaskCounts struct {
 	// before their agent got the launch; reconciliation with the next
 	// leader said they were unknown, and they were launched again.
 	Relaunched int `json:"relaunched,omitempty"`
+	// LaunchesLost tasks were reported TASK_LOST before they ran: their
+	// agent re-registered after the LAUNCH's number without the task (the
+	// message was lost while the agent's NATS connection moved). Each was
+	// launched again under a new ID and is not counted in Created.
+	LaunchesLost int `json:"launches_lost,omitempty"`
 	// Retried tasks were carried by more than one ACCEPT: the master
 	// refused the first (e.g. no leader), or it went unanswered and
 	// reconciliation then said the task was unknown.
@@ -378,7 +398,7 @@ func (t *tracker) taskCounts(ends bool) TaskCounts {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := TaskCounts{Created: t.created, Launched: t.launched, Running: t.running, Terminal: t.terminal,
-		Refused: t.refused, Duplicated: t.dups, StaleRefusals: t.staleRefusals, Relaunched: t.relaunched, EndStates: map[wire.TaskState]int{}, AcceptFailures: map[string]int{}}
+		Refused: t.refused, Duplicated: t.dups, StaleRefusals: t.staleRefusals, Relaunched: t.relaunched, LaunchesLost: t.launchesLost, EndStates: map[wire.TaskState]int{}, AcceptFailures: map[string]int{}}
 	for s, n := range t.endStates {
 		c.EndStates[s] = n
 	}
