@@ -32,10 +32,7 @@ func sleepTask(id string, secs string) wire.TaskInfo {
 // once the test lets it end, comes from the restarted agent's watcher.
 func TestAgentRestartRecoversTasks(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "recover"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "recover"}, nil)
 	gate := t.TempDir()
 	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, gatedTask("s", gate)); err != nil {
 		t.Fatal(err)
@@ -105,10 +102,7 @@ func TestAgentLossAndReturn(t *testing.T) {
 // brings offers back.
 func TestDrain(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "drain"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "drain"}, nil)
 	task := wire.TaskInfo{TaskID: "h", Resources: wire.Resources{CPUs: 0.1, MemMB: 32}, Sim: &wire.SimBehavior{Hang: true}}
 	if _, err := d.Accept(sdktest.Ctx(t, 5*time.Second), []wire.OfferID{o.ID}, []wire.Operation{{Type: wire.OpLaunch, Tasks: []wire.TaskInfo{withAgent(task, o.AgentID)}}}, refuse(0)); err != nil {
 		t.Fatal(err)
@@ -203,10 +197,7 @@ func refuse(s float64) wire.Filters { return wire.Filters{RefuseSeconds: &s} }
 // a task that fails its checks is killed with REASON_TASK_UNHEALTHY.
 func TestHealthCheckKillsUnhealthyTask(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "health"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "health"}, nil)
 	task := sleepTask("h", "x")
 	task.Command.Value = "touch ok; sleep 1; rm ok; sleep 30"
 	task.HealthCheck = &wire.HealthCheck{Type: wire.HealthCommand, Command: "test -f ok",
@@ -283,10 +274,7 @@ func TestUpdatesSurviveRestartInOrderOnce(t *testing.T) {
 // master shows the usage in the state API.
 func TestTaskUsageInState(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "usage"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, _, o := c.Offered(t, wire.FrameworkInfo{Name: "usage"}, nil)
 	task := sleepTask("busy", "x")
 	task.Command.Value = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 30"
 	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
@@ -307,10 +295,7 @@ func TestTaskUsageInState(t *testing.T) {
 func TestAgentMetrics(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
 		sdktest.WithAgentConfig(func(i int, ac *agent.Config) { ac.MetricsAddr = "127.0.0.1:0" }))
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "metrics"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "metrics"}, nil)
 	task := wire.TaskInfo{TaskID: "h", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}}
 	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, task); err != nil {
 		t.Fatal(err)
@@ -336,10 +321,7 @@ func TestAgentMetrics(t *testing.T) {
 // reported STARTING, then RUNNING.
 func TestLaunchStartingOnlyWhenSlow(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated())
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "starting"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "starting"}, nil)
 	fast := wire.TaskInfo{TaskID: "fast", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}}
 	slow := wire.TaskInfo{TaskID: "slow", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{StartDelay: wire.Duration(300 * time.Millisecond), Hang: true}}
 	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, fast, slow); err != nil {
@@ -365,10 +347,7 @@ func TestLaunchStartingOnlyWhenSlow(t *testing.T) {
 func TestSandboxGC(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"),
 		sdktest.WithAgentConfig(func(i int, ac *agent.Config) { ac.SandboxGCDelay = time.Second }))
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "gc"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "gc"}, nil)
 	where := filepath.Join(t.TempDir(), "sandbox")
 	task := sleepTask("gc", "x")
 	task.Command.Value = `echo "$AGORA_SANDBOX" > '` + where + `'`
@@ -395,10 +374,7 @@ func TestSandboxGC(t *testing.T) {
 // each, in order, text as sent and other data in base64.
 func TestFrameworkMessageReachesTask(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "messages"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "messages"}, nil)
 	got := filepath.Join(t.TempDir(), "got")
 	task := sleepTask("m", "x")
 	task.Command.Value = `test -f "$AGORA_MESSAGES" || exit 3

@@ -181,10 +181,7 @@ func TestHTTPAPI(t *testing.T) {
 // agent over NATS; ranges, listing and bad paths behave.
 func TestSandboxAPI(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"))
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "sandbox"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "sandbox"}, nil)
 	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, shellTask("echo", "echo hello-sandbox; echo oops >&2")); err != nil {
 		t.Fatal(err)
 	}

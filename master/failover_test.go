@@ -189,10 +189,7 @@ func TestExternalNATS(t *testing.T) {
 	}
 	t.Cleanup(ns.Shutdown)
 	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(1, "cpus:1;mem:512"), sdktest.ExternalNATS(ns.ClientURL()))
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "external"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "external"}, nil)
 	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, shellTask("ext", "exit 0")); err != nil {
 		t.Fatal(err)
 	}

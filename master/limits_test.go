@@ -18,10 +18,7 @@ func TestLimits(t *testing.T) {
 		sdktest.WithMasterConfig(func(mc *master.Config) {
 			mc.CallRate, mc.CallBurst, mc.MaxTasksPerAccept = 5, 20, 3
 		}))
-	rec := sdktest.NewRecorder()
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "limits"}, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, nil)
+	d, _, o := c.Offered(t, wire.FrameworkInfo{Name: "limits"}, nil)
 	ctx := sdktest.Ctx(t, 10*time.Second)
 
 	var tasks []wire.TaskInfo

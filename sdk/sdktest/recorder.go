@@ -283,15 +283,23 @@ func (c *Cluster) RunDriver(t testing.TB, info wire.FrameworkInfo, sched sdk.Sch
 	return d
 }
 
+// Offered subscribes a framework with a new Recorder and returns, with
+// the driver and the recorder, the first offer it receives that fits
+// (nil: any), taken from the recorder's outstanding offers.
+func (c *Cluster) Offered(t testing.TB, info wire.FrameworkInfo, fits func(wire.Offer) bool) (*sdk.Driver, *Recorder, wire.Offer) {
+	t.Helper()
+	rec := NewRecorder()
+	d := c.RunDriver(t, info, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	return d, rec, rec.TakeOffer(t, 5*time.Second, fits)
+}
+
 // RunTask subscribes a framework with a new Recorder, launches task on
 // the first offer that has room for it, and returns once the task is
 // RUNNING, with the driver, its recorder and the offer used.
 func (c *Cluster) RunTask(t testing.TB, info wire.FrameworkInfo, task wire.TaskInfo) (*sdk.Driver, *Recorder, wire.Offer) {
 	t.Helper()
-	rec := NewRecorder()
-	d := c.RunDriver(t, info, rec)
-	rec.WaitSubscribed(t, 5*time.Second, 1)
-	o := rec.TakeOffer(t, 5*time.Second, func(o wire.Offer) bool { return o.Resources.Contains(task.Resources) })
+	d, rec, o := c.Offered(t, info, func(o wire.Offer) bool { return o.Resources.Contains(task.Resources) })
 	res, err := d.Launch(Ctx(t, 5*time.Second), o, task)
 	if err != nil || len(res.Launched) != 1 {
 		t.Fatalf("sdktest: launch %s: %+v, %v", task.TaskID, res, err)
