@@ -290,6 +290,21 @@ func taskView(t *taskState) TaskView {
 		State: t.status.State, Reason: t.status.Reason, Message: t.status.Message, Resources: t.info.Resources, Usage: t.usage}
 }
 
+// offeredOn sums what agent id has outstanding in offers, in all and by
+// the framework each is offered to (nil: nothing). l.mu is held.
+func (l *leader) offeredOn(id wire.AgentID) (wire.Resources, map[wire.FrameworkID]wire.Resources) {
+	var total wire.Resources
+	var byFw map[wire.FrameworkID]wire.Resources
+	for _, o := range l.agentOffer[id] {
+		total = total.Add(o.Resources)
+		if byFw == nil {
+			byFw = map[wire.FrameworkID]wire.Resources{}
+		}
+		byFw[o.FrameworkID] = byFw[o.FrameworkID].Add(o.Resources)
+	}
+	return total, byFw
+}
+
 // state builds the state view.
 func (l *leader) state() State {
 	st := State{Leader: l.m.cfg.Name, Term: l.term, Agents: []AgentView{}, Frameworks: []FrameworkView{}, Tasks: []TaskView{}, Offers: []wire.Offer{}, Completed: []TaskView{}}
@@ -297,14 +312,7 @@ func (l *leader) state() State {
 	// Only copying happens under the leader's lock; sorting and encoding
 	// happen after it is released.
 	l.mu.Lock()
-	offered := map[wire.AgentID]wire.Resources{}
-	offeredTo := map[wire.AgentID]map[wire.FrameworkID]wire.Resources{}
 	for _, o := range l.offers {
-		offered[o.AgentID] = offered[o.AgentID].Add(o.Resources)
-		if offeredTo[o.AgentID] == nil {
-			offeredTo[o.AgentID] = map[wire.FrameworkID]wire.Resources{}
-		}
-		offeredTo[o.AgentID][o.FrameworkID] = offeredTo[o.AgentID][o.FrameworkID].Add(o.Resources)
 		st.Offers = append(st.Offers, o.Offer)
 	}
 	for _, rec := range regAgents {
@@ -314,8 +322,7 @@ func (l *leader) state() State {
 			for _, t := range a.tasks {
 				v.Used = v.Used.Add(t.info.Resources)
 			}
-			v.Offered = offered[rec.Info.ID]
-			v.OfferedTo = offeredTo[rec.Info.ID]
+			v.Offered, v.OfferedTo = l.offeredOn(rec.Info.ID)
 		} else if rec.State == "ACTIVE" {
 			v.State = "REREGISTERING"
 		}

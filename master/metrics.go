@@ -133,12 +133,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		fws = append(fws, fwStats{string(id), f.stats})
 	}
 	offered := make(map[wire.AgentID]wire.Resources, len(l.agentOffer))
-	for id, offers := range l.agentOffer {
-		var sum wire.Resources
-		for _, o := range offers {
-			sum = sum.Add(o.Resources)
-		}
-		offered[id] = sum
+	for id := range l.agentOffer {
+		offered[id], _ = l.offeredOn(id)
 	}
 	l.mu.Unlock()
 	filters := l.alloc.Filters()

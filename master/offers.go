@@ -75,9 +75,8 @@ func offerMessages(offers []wire.Offer) []wire.Offers {
 }
 
 // allocate runs the allocator over the changed agents (or all of them)
-// and sends the resulting offers, one message per framework (per
-// wire.MaxBatch offers). kind labels
-// the pass in the metrics.
+// and sends the resulting offers, one message per framework (split past
+// wire.MaxBatch offers). kind labels the pass in the metrics.
 func (l *leader) allocate(full bool, kind string) {
 	l.mu.Lock()
 	var agents []wire.AgentID
@@ -104,9 +103,8 @@ func (l *leader) allocate(full bool, kind string) {
 	// SUBSCRIBED and RESCIND events that subscribe and rescind publish
 	// under it (NATS publishing only buffers; it does not block).
 	for fw, offers := range byFw {
-		// One message per framework, split only past wire.MaxBatch offers
-		// so that a pass over thousands of agents stays within a NATS
-		// server's payload limit (1 MiB by default for an external one).
+		// Split so that a pass over thousands of agents stays within a
+		// NATS server's payload limit (1 MiB by default for an external one).
 		for _, msg := range offerMessages(offers) {
 			l.publish(l.m.subj.Framework(fw), wire.TypeOffers, msg)
 		}
