@@ -10,10 +10,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/agora-cluster/agora/sdk/cliargs"
-
 	"github.com/agora-cluster/agora/framework/batch/api"
 	"github.com/agora-cluster/agora/framework/batch/engine"
+	"github.com/agora-cluster/agora/sdk/cliargs"
 )
 
 func logsCommand() *cli.Command {

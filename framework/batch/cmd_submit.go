@@ -11,11 +11,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/agora-cluster/agora/sdk/cliargs"
-
 	"github.com/agora-cluster/agora/framework/batch/api"
 	"github.com/agora-cluster/agora/framework/batch/record"
 	"github.com/agora-cluster/agora/framework/batch/spec"
+	"github.com/agora-cluster/agora/sdk/cliargs"
 )
 
 func submitCommand() *cli.Command {

@@ -13,9 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/agora-cluster/agora/sdk/cliargs"
-
 	"github.com/agora-cluster/agora/master"
+	"github.com/agora-cluster/agora/sdk/cliargs"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
