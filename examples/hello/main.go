@@ -104,13 +104,24 @@ func (h *hello) missing() int { return h.total - h.res.Finished - h.res.Failed -
 // whose reply was lost in a failover may not have reached the master, and
 // the master answers for such a task with TASK_UNKNOWN.
 func (h *hello) Subscribed(ctx context.Context, d *sdk.Driver, _ wire.Subscribed) {
-	var ask []wire.ReconcileTask
-	for id, agent := range h.live {
-		ask = append(ask, wire.ReconcileTask{TaskID: id, AgentID: agent})
+	var ids []wire.TaskID
+	for id := range h.live {
+		ids = append(ids, id)
 	}
-	if len(ask) > 0 {
-		_, _ = d.Reconcile(ctx, ask...)
+	h.askAfter(ctx, d, ids)
+}
+
+// askAfter asks the master for the state of live tasks (on the agents
+// they were launched on).
+func (h *hello) askAfter(ctx context.Context, d *sdk.Driver, ids []wire.TaskID) {
+	if len(ids) == 0 {
+		return
 	}
+	ask := make([]wire.ReconcileTask, len(ids))
+	for i, id := range ids {
+		ask[i] = wire.ReconcileTask{TaskID: id, AgentID: h.live[id]}
+	}
+	_, _ = d.Reconcile(ctx, ask...)
 }
 
 // Offers launches as many echo tasks as each offer holds, until all are out.
@@ -143,11 +154,11 @@ func (h *hello) Offers(ctx context.Context, d *sdk.Driver, offers []wire.Offer) 
 			fmt.Fprintf(h.out, "launch on %s failed: %v\n", o.Hostname, err)
 			var refused *wire.Error
 			if !errors.As(err, &refused) {
-				ask := make([]wire.ReconcileTask, len(tasks))
+				ids := make([]wire.TaskID, len(tasks))
 				for i, t := range tasks {
-					ask[i] = wire.ReconcileTask{TaskID: t.TaskID, AgentID: o.AgentID}
+					ids[i] = t.TaskID
 				}
-				_, _ = d.Reconcile(ctx, ask...)
+				h.askAfter(ctx, d, ids)
 			}
 		}
 	}
