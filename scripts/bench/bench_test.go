@@ -142,6 +142,51 @@ func TestScale(t *testing.T) {
 	}
 }
 
+// TestScaleAttached runs the scale scenario against a cluster it did not
+// start: the steady usage is the leader's, read from its /metrics, not the
+// benchmark process's.
+func TestScaleAttached(t *testing.T) {
+	c := sdktest.Start(t) // one master, no agents: the benchmark brings them
+	o := tiny(t, ScenarioScale)
+	o.Duration, o.Revives = time.Second, 1
+	o.NATSURLs, o.MastersHTTP = c.NATSURLs(), []string{c.Leader().HTTPAddr()}
+	r := run(t, o).Scale
+	if r.Agents != o.Agents || r.RunningTasks != o.Tasks {
+		t.Fatalf("scale attached: %d agents, %d running", r.Agents, r.RunningTasks)
+	}
+	st := r.Steady
+	if !strings.HasPrefix(st.What, "the leader master's process") {
+		t.Fatalf("steady usage covers %q; want the leader's process", st.What)
+	}
+	if st.RSSMB <= 0 || st.MaxRSSMB < st.RSSMB || st.HeapInuseMB <= 0 || st.StackInuseMB <= 0 || st.Goroutines <= 0 || st.CPUCores < 0 {
+		t.Fatalf("steady usage from the leader's /metrics: %+v", st)
+	}
+}
+
+func TestMetricsSample(t *testing.T) {
+	page := `process_resident_memory_bytes 1.048576e+08
+process_cpu_seconds_total 12.5
+go_memstats_heap_inuse_bytes 4.194304e+07
+go_memstats_heap_idle_bytes 3.145728e+07
+go_memstats_heap_released_bytes 1.048576e+07
+go_memstats_stack_inuse_bytes 2.097152e+06
+go_memstats_sys_bytes 1.2e+08
+go_goroutines 42
+`
+	_, plain := parseMetrics(strings.NewReader(page))
+	s, err := metricsSample(time.Unix(10, 0), plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mb(s.rss) != 100 || s.cpu != 12.5 || mb(s.mem.HeapInuse) != 40 || mb(s.mem.HeapIdle-s.mem.HeapReleased) != 20 || mb(s.mem.StackInuse) != 2 || s.goroutines != 42 {
+		t.Fatalf("sample from /metrics: %+v", s)
+	}
+	delete(plain, "go_goroutines")
+	if _, err := metricsSample(time.Now(), plain); err == nil || !strings.Contains(err.Error(), "go_goroutines") {
+		t.Fatalf("a page without go_goroutines: %v", err)
+	}
+}
+
 func TestReal(t *testing.T) {
 	for _, via := range []string{RealViaSDK, RealViaBatch} {
 		t.Run(via, func(t *testing.T) {

@@ -60,18 +60,38 @@ func vmRSS(status []byte) (uint64, error) {
 
 // usageSample is a process's usage at one instant.
 type usageSample struct {
-	at  time.Time
-	rss uint64
-	cpu float64
-	mem runtime.MemStats
+	at         time.Time
+	rss        uint64
+	cpu        float64
+	mem        runtime.MemStats // only the fields metricsSample fills, when from /metrics
+	goroutines int
 }
 
 func sampleSelf() (usageSample, error) {
-	s := usageSample{at: time.Now()}
+	s := usageSample{at: time.Now(), goroutines: runtime.NumGoroutine()}
 	var err error
 	s.rss, s.cpu, err = selfUsage()
 	runtime.ReadMemStats(&s.mem)
 	return s, err
+}
+
+// metricsSample reads a process's usage from the plain samples of its
+// /metrics page (the Prometheus client's process and Go collectors).
+func metricsSample(at time.Time, plain map[string]float64) (usageSample, error) {
+	need := []string{"process_resident_memory_bytes", "process_cpu_seconds_total",
+		"go_memstats_heap_inuse_bytes", "go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes",
+		"go_memstats_stack_inuse_bytes", "go_memstats_sys_bytes", "go_goroutines"}
+	for _, n := range need {
+		if _, ok := plain[n]; !ok {
+			return usageSample{}, fmt.Errorf("bench: the master's /metrics has no %s", n)
+		}
+	}
+	u := func(n string) uint64 { return uint64(plain[n]) }
+	s := usageSample{at: at, rss: u("process_resident_memory_bytes"), cpu: plain["process_cpu_seconds_total"],
+		goroutines: int(plain["go_goroutines"])}
+	s.mem.HeapInuse, s.mem.HeapIdle, s.mem.HeapReleased = u("go_memstats_heap_inuse_bytes"), u("go_memstats_heap_idle_bytes"), u("go_memstats_heap_released_bytes")
+	s.mem.StackInuse, s.mem.Sys = u("go_memstats_stack_inuse_bytes"), u("go_memstats_sys_bytes")
+	return s, nil
 }
 
 // cores is the CPU used between two samples, in cores.

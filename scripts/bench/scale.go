@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -13,17 +12,19 @@ import (
 )
 
 // SteadyUsage is what the process hosting the masters used over a steady
-// interval.
+// interval: this process, or when attached the leader's, read from its
+// /metrics.
 type SteadyUsage struct {
 	IntervalSeconds float64 `json:"interval_seconds"`
 	// What says what the figures cover.
 	What string `json:"what"`
-	// RSSMB is VmRSS of /proc/self/status at the end of the interval;
+	// RSSMB is the resident memory at the end of the interval (VmRSS, or
+	// the leader's process_resident_memory_bytes when attached);
 	// MaxRSSMB the highest seen (sampled every second).
 	RSSMB    float64 `json:"rss_mb"`
 	MaxRSSMB float64 `json:"max_rss_mb"`
-	// CPUCores is getrusage user+system time over the interval divided by
-	// its length.
+	// CPUCores is getrusage user+system time (attached: the leader's
+	// process_cpu_seconds_total) over the interval divided by its length.
 	CPUCores float64 `json:"cpu_cores"`
 	// Go runtime figures (runtime.MemStats) of the same process.
 	HeapInuseMB float64 `json:"heap_inuse_mb"`
@@ -207,7 +208,18 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 	if err != nil {
 		return u, HistogramSummary{}, err
 	}
-	s0, err := sampleSelf()
+	sample := sampleSelf
+	if e.cl == nil {
+		// Attached: the masters run elsewhere; measure the leader's process.
+		sample = func() (usageSample, error) {
+			_, _, plain, err := e.scrapeLeader(ctx)
+			if err != nil {
+				return usageSample{}, err
+			}
+			return metricsSample(time.Now(), plain)
+		}
+	}
+	s0, err := sample()
 	if err != nil {
 		return u, HistogramSummary{}, err
 	}
@@ -222,12 +234,12 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 			return u, HistogramSummary{}, ctx.Err()
 		case <-tick.C:
 		}
-		if rss, _, err := selfUsage(); err == nil && rss > maxRSS {
-			maxRSS = rss
+		if s, err := sample(); err == nil && s.rss > maxRSS {
+			maxRSS = s.rss
 		}
 		e.prog.set(false, "scale: steady interval, %.0f s left", time.Until(end).Seconds())
 	}
-	s1, err := sampleSelf()
+	s1, err := sample()
 	if err != nil {
 		return u, HistogramSummary{}, err
 	}
@@ -247,7 +259,7 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 		HeapRetainedMB:  mb(s1.mem.HeapIdle - s1.mem.HeapReleased),
 		StackInuseMB:    mb(s1.mem.StackInuse),
 		GoSysMB:         mb(s1.mem.Sys),
-		Goroutines:      runtime.NumGoroutine(),
+		Goroutines:      s1.goroutines,
 	}
 	for _, s := range e.sets {
 		if rss, _, ok := s.usage(); ok {
@@ -269,7 +281,7 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 func whatSteady(e *env) string {
 	switch {
 	case e.cl == nil:
-		return "this benchmark process only (the masters run elsewhere: see their /metrics)"
+		return "the leader master's process, from its /metrics (process_resident_memory_bytes, process_cpu_seconds_total, go_memstats_*), sampled every second"
 	case e.opts.agentProcs() > 0:
 		return fmt.Sprintf("this process: %d master(s), their embedded NATS servers and the benchmark frameworks; agents in %d child processes", e.opts.Masters, e.opts.agentProcs())
 	default:
