@@ -164,6 +164,7 @@ func Start(cfg Config) (*Agent, error) {
 	a.goFunc(a.registerLoop)
 	a.goFunc(a.retryLoop)
 	a.goFunc(a.gcLoop)
+	a.goFunc(a.natsWatchLoop)
 	return a, nil
 }
 
@@ -265,8 +266,9 @@ func (a *Agent) connect() error {
 		nats.ReconnectWait(100*time.Millisecond),
 		nats.ReconnectBufSize(64<<20),
 		nats.ReconnectHandler(func(*nats.Conn) { a.kickRegister() }),
-		// Notice a paused or cut-off server within seconds, not minutes.
-		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(3),
+		// natsWatchLoop notices a paused or cut-off server, within a time
+		// sized to the cluster.
+		nats.PingInterval(libraryPingInterval),
 	)...)
 	if err != nil {
 		return fmt.Errorf("agent: connect NATS: %w", err)

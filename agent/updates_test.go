@@ -146,3 +146,13 @@ func TestUpdatesBatched(t *testing.T) {
 		t.Fatal("t3 must still be pending (its ack did not match), t1 not")
 	}
 }
+
+func TestStaleAfterGrowsWithHeartbeat(t *testing.T) {
+	for _, c := range []struct{ heartbeat, want time.Duration }{
+		{0, minStaleAfter}, {time.Second, minStaleAfter}, {5 * time.Second, 10 * time.Second},
+	} {
+		if got := staleAfter(c.heartbeat); got != c.want {
+			t.Errorf("staleAfter(%s) = %s, want %s", c.heartbeat, got, c.want)
+		}
+	}
+}
