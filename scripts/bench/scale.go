@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -74,6 +76,7 @@ type ScaleResult struct {
 func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	o := e.opts
 	t := newTracker()
+	t.relaunchEnded = true // the run wants its tasks running
 	fws, stop, err := startOffered(ctx, e, t, o.Frameworks, e.cl == nil)
 	if err != nil {
 		return err
@@ -156,8 +159,8 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	res.figure("agents", float64(r.Agents), "", "", nil)
 	res.figure("running tasks", float64(r.RunningTasks), "", "", nil)
 	res.figure("launch throughput", r.Launch.TasksPerSecond, "tasks/s", "", nil)
-	if n := r.Launch.Tasks.LaunchesLost; n > 0 {
-		res.figure("launches lost on the way to their agent, relaunched", float64(n), "", "", nil)
+	for _, k := range slices.Sorted(maps.Keys(r.Launch.Tasks.LaunchesLostBy)) {
+		res.figure("tasks ended before running ("+k+"), launched again", float64(r.Launch.Tasks.LaunchesLostBy[k]), "", "", nil)
 	}
 	res.figure("RSS (steady)", st.RSSMB, "MB", "≤ 1,024 MB (10,000 agents, 100,000 tasks)", ptr(st.MaxRSSMB <= 1024))
 	res.figure("Go heap in use (steady)", st.HeapInuseMB, "MB", "", nil)

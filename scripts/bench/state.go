@@ -94,6 +94,7 @@ type AgentHealth struct {
 func runState(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	o := e.opts
 	t := newTracker()
+	t.relaunchEnded = true // the run wants its tasks running
 	fws, stop, err := startOffered(ctx, e, t, o.Frameworks, e.cl == nil)
 	if err != nil {
 		return err

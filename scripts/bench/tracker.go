@@ -57,10 +57,15 @@ type tracker struct {
 	lastEnd       time.Time
 	staleRefusals int
 	relaunched    int
-	// launchesLost counts tasks reported TASK_LOST before they ran
-	// because their LAUNCH never reached the agent; each was launched
-	// again under a new ID.
-	launchesLost int
+	// launchesLost counts tasks that ended before they ran and were
+	// launched again under a new ID, by "STATE/REASON": TASK_LOST because
+	// their LAUNCH never reached the agent, or (with relaunchEnded) any
+	// end before TASK_RUNNING.
+	launchesLost map[string]int
+	// relaunchEnded: the run wants its tasks running (they hang until
+	// killed), so a task that ends before it ran, for whatever reason, is
+	// launched again; without it only lost LAUNCHes are.
+	relaunchEnded bool
 	// inflight counts tasks sent in an ACCEPT that have neither reached
 	// TASK_RUNNING nor ended (nor been put back in a queue).
 	inflight int
@@ -74,6 +79,7 @@ func newTracker() *tracker {
 		waiting:        map[wire.AgentID]chan time.Time{},
 		firstOffer:     map[uint64]time.Time{},
 		firstSubAt:     map[uint64]time.Time{},
+		launchesLost:   map[string]int{},
 	}
 }
 
@@ -200,14 +206,20 @@ func (t *tracker) onUpdate(st wire.TaskStatus, now time.Time) (relaunch *taskRec
 		}
 		return nil
 	}
-	if st.State == wire.TaskLost && !fromAgent && st.Reason == wire.ReasonAgentRestarted && r.runningAt.IsZero() && !r.terminal {
+	lostLaunch := st.State == wire.TaskLost && !fromAgent && st.Reason == wire.ReasonAgentRestarted
+	if (lostLaunch || (t.relaunchEnded && st.State.Terminal())) && r.runningAt.IsZero() && !r.terminal {
 		// Its agent re-registered having handled the LAUNCH's number but
 		// without the task: the LAUNCH was lost on the way (the agent's
-		// NATS connection moved). As a framework does after TASK_LOST,
-		// launch it again, under a new ID (the master keeps the lost one).
+		// NATS connection moved); or, with relaunchEnded, it ended some
+		// other way before it ran. As a framework does after TASK_LOST,
+		// launch it again, under a new ID (the master keeps the ended one).
 		r.terminal, r.endAt, r.state = true, now, st.State
-		t.launchesLost++
-		next := &taskRec{id: wire.TaskID(fmt.Sprintf("%s-r%d", r.id, t.launchesLost)), fw: r.fw}
+		t.launchesLost[string(st.State)+"/"+string(st.Reason)]++
+		n := 0
+		for _, c := range t.launchesLost {
+			n += c
+		}
+		next := &taskRec{id: wire.TaskID(fmt.Sprintf("%s-r%d", r.id, n)), fw: r.fw}
 		t.tasks[next.id] = next
 		return next
 	}
@@ -381,11 +393,15 @@ type TaskCounts struct {
 	// before their agent got the launch; reconciliation with the next
 	// leader said they were unknown, and they were launched again.
 	Relaunched int `json:"relaunched,omitempty"`
-	// LaunchesLost tasks were reported TASK_LOST before they ran: their
-	// agent re-registered after the LAUNCH's number without the task (the
-	// message was lost while the agent's NATS connection moved). Each was
-	// launched again under a new ID and is not counted in Created.
-	LaunchesLost int `json:"launches_lost,omitempty"`
+	// LaunchesLost tasks ended before they ran: reported TASK_LOST
+	// because their agent re-registered after the LAUNCH's number without
+	// the task (the message was lost while the agent's NATS connection
+	// moved), or, in runs that want their tasks running (scale, state),
+	// ended any other way first. Each was launched again under a new ID
+	// and is not counted in Created; LaunchesLostBy counts them by
+	// "STATE/REASON".
+	LaunchesLost   int            `json:"launches_lost,omitempty"`
+	LaunchesLostBy map[string]int `json:"launches_lost_by,omitempty"`
 	// Retried tasks were carried by more than one ACCEPT: the master
 	// refused the first (e.g. no leader), or it went unanswered and
 	// reconciliation then said the task was unknown.
@@ -398,7 +414,14 @@ func (t *tracker) taskCounts(ends bool) TaskCounts {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := TaskCounts{Created: t.created, Launched: t.launched, Running: t.running, Terminal: t.terminal,
-		Refused: t.refused, Duplicated: t.dups, StaleRefusals: t.staleRefusals, Relaunched: t.relaunched, LaunchesLost: t.launchesLost, EndStates: map[wire.TaskState]int{}, AcceptFailures: map[string]int{}}
+		Refused: t.refused, Duplicated: t.dups, StaleRefusals: t.staleRefusals, Relaunched: t.relaunched, EndStates: map[wire.TaskState]int{}, AcceptFailures: map[string]int{}}
+	if len(t.launchesLost) > 0 {
+		c.LaunchesLostBy = map[string]int{}
+		for k, n := range t.launchesLost {
+			c.LaunchesLostBy[k] = n
+			c.LaunchesLost += n
+		}
+	}
 	for s, n := range t.endStates {
 		c.EndStates[s] = n
 	}
@@ -431,5 +454,12 @@ func (t *tracker) diag(fws []*framework) string {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return fmt.Sprintf("in flight %d, queued %d, in doubt %d, offers held %d, failed ACCEPTs %v", t.inflight, queued, doubt, held, t.acceptFailures)
+	out := fmt.Sprintf("in flight %d, queued %d, in doubt %d, offers held %d, failed ACCEPTs %v", t.inflight, queued, doubt, held, t.acceptFailures)
+	if len(t.launchesLost) > 0 {
+		out += fmt.Sprintf(", ended before running and launched again %v", t.launchesLost)
+	}
+	if t.terminal > 0 {
+		out += fmt.Sprintf(", ended %v", t.endStates)
+	}
+	return out
 }
