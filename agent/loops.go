@@ -122,18 +122,32 @@ func (a *Agent) heartbeat() {
 }
 
 // retryLoop resends unacknowledged status updates whose backoff expired.
+// It sleeps until the first is due, and while none waits for an
+// acknowledgement (most of an agent's life) until one is sent.
 func (a *Agent) retryLoop() {
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
 		case <-a.ctx.Done():
 			return
+		case <-a.upd.queued:
 		case <-t.C:
-			a.upd.retry(false)
 		}
+		next := a.upd.retry(false)
+		if next.IsZero() {
+			t.Stop()
+			continue
+		}
+		// Bounded: a clock step (or a test's clock) never parks the loop
+		// for longer than the longest backoff.
+		t.Reset(min(max(time.Until(next), retryResolution), a.upd.maxBackoff))
 	}
 }
+
+// retryResolution is the shortest sleep of the retry loop, which batches
+// resends falling due within it.
+const retryResolution = 10 * time.Millisecond
 
 func (a *Agent) sendUpdates(ups []wire.StatusUpdate) {
 	if a.nc == nil {

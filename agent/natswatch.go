@@ -34,24 +34,22 @@ func staleAfter(heartbeat time.Duration) time.Duration {
 	return max(minStaleAfter, 2*heartbeat)
 }
 
-// natsWatchLoop PINGs the agent's NATS server every second and reconnects
-// (to another server of the list, if there is one) when a PING goes
-// unanswered for staleAfter.
+// natsWatchLoop PINGs the agent's NATS server three times per staleAfter
+// (every second in a small cluster) and reconnects (to another server of
+// the list, if there is one) when a PING goes unanswered for staleAfter.
 func (a *Agent) natsWatchLoop() {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
 	for {
+		a.mu.Lock()
+		tolerance := staleAfter(a.heartbeatEvery)
+		a.mu.Unlock()
 		select {
 		case <-a.ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(tolerance / 3):
 		}
 		if a.nc.Status() != nats.CONNECTED {
 			continue
 		}
-		a.mu.Lock()
-		tolerance := staleAfter(a.heartbeatEvery)
-		a.mu.Unlock()
 		err := a.nc.FlushTimeout(tolerance)
 		if !errors.Is(err, nats.ErrTimeout) || a.ctx.Err() != nil || a.nc.Status() != nats.CONNECTED {
 			continue

@@ -35,10 +35,24 @@ type updateManager struct {
 	persistAck func([]wire.StatusAck)
 	// sent and resent count first sends and resends, if set.
 	sent, resent func(n int)
+	// queued is signalled when a head is sent for the first time: the
+	// retry loop, idle while nothing waits for an acknowledgement, then
+	// sets its timer.
+	queued chan struct{}
 }
 
 func newUpdateManager(send func([]wire.StatusUpdate), minB, maxB time.Duration) *updateManager {
-	return &updateManager{streams: map[taskKey]*updateStream{}, send: send, minBackoff: minB, maxBackoff: maxB, now: time.Now}
+	return &updateManager{streams: map[taskKey]*updateStream{}, send: send, minBackoff: minB, maxBackoff: maxB, now: time.Now,
+		queued: make(chan struct{}, 1)}
+}
+
+// signalQueued wakes the retry loop (without blocking: one pending signal
+// is enough).
+func (u *updateManager) signalQueued() {
+	select {
+	case u.queued <- struct{}{}:
+	default:
+	}
 }
 
 // add checkpoints and queues updates, in order; each is sent at once if
@@ -73,6 +87,9 @@ func (u *updateManager) enqueue(ups ...wire.StatusUpdate) {
 		}
 	}
 	u.mu.Unlock()
+	if len(heads) > 0 {
+		u.signalQueued()
+	}
 	u.transmit(heads, u.sent)
 }
 
@@ -131,31 +148,41 @@ func (u *updateManager) ackAll(acks []wire.StatusAck) int {
 	if len(matched) > 0 && u.persistAck != nil {
 		u.persistAck(matched)
 	}
+	if len(next) > 0 {
+		u.signalQueued()
+	}
 	u.transmit(next, u.sent)
 	return len(matched)
 }
 
 // retry resends heads whose backoff expired; with all set, every head is
 // resent now (after a re-registration).
-func (u *updateManager) retry(all bool) {
+// It returns when the next head falls due, zero if none is queued.
+func (u *updateManager) retry(all bool) (next time.Time) {
 	now := u.now()
 	var out []wire.StatusUpdate
 	u.mu.Lock()
 	for _, s := range u.streams {
-		if len(s.queue) == 0 || (!all && now.Before(s.nextTry)) {
+		if len(s.queue) == 0 {
 			continue
 		}
-		out = append(out, s.queue[0])
-		if !all {
-			s.backoff *= 2
-			if s.backoff > u.maxBackoff {
-				s.backoff = u.maxBackoff
+		if all || !now.Before(s.nextTry) {
+			out = append(out, s.queue[0])
+			if !all {
+				s.backoff *= 2
+				if s.backoff > u.maxBackoff {
+					s.backoff = u.maxBackoff
+				}
 			}
+			s.nextTry = now.Add(s.backoff)
 		}
-		s.nextTry = now.Add(s.backoff)
+		if next.IsZero() || s.nextTry.Before(next) {
+			next = s.nextTry
+		}
 	}
 	u.mu.Unlock()
 	u.transmit(out, u.resent)
+	return next
 }
 
 // pending reports whether a task has unacknowledged updates.

@@ -100,6 +100,36 @@ func TestUpdatesRetryWithBackoff(t *testing.T) {
 	}
 }
 
+// TestUpdatesRetryDue: retry says when the next head falls due, and
+// that none does once everything is acknowledged (the retry loop then
+// sleeps until an update is queued, which signals it).
+func TestUpdatesRetryDue(t *testing.T) {
+	var s sent
+	now := time.Unix(0, 0)
+	m := newUpdateManager(s.send, time.Second, 4*time.Second)
+	m.now = func() time.Time { return now }
+	if next := m.retry(false); !next.IsZero() {
+		t.Fatalf("nothing queued, next due %v", next)
+	}
+	m.add(up("t", "a", wire.TaskRunning))
+	select {
+	case <-m.queued:
+	default:
+		t.Fatal("queueing an update did not signal the retry loop")
+	}
+	if next := m.retry(false); !next.Equal(now.Add(time.Second)) {
+		t.Fatalf("next due %v, want the head's backoff (1 s)", next)
+	}
+	now = now.Add(time.Second)
+	if next := m.retry(false); !next.Equal(now.Add(2*time.Second)) || len(s.uuids()) != 2 {
+		t.Fatalf("after a resend: next due %v, %d sends", next, len(s.uuids()))
+	}
+	m.ack(taskKey{"f", "t"}, "a")
+	if next := m.retry(false); !next.IsZero() {
+		t.Fatalf("everything acknowledged, next due %v", next)
+	}
+}
+
 // TestUpdatesBatched: updates made together are checkpointed in one write
 // and sent in one batch; acknowledgements arriving together release the
 // next updates of their tasks in one batch, and only matching ones count.
