@@ -124,7 +124,11 @@ func TestScale(t *testing.T) {
 	o.Masters, o.Duration, o.Revives = 3, time.Second, 2
 	// Agents in two child processes: this test binary, as `bench agents`.
 	o.AgentProcs, o.Executable = 2, os.Args[0]
+	o.AgentNice = 5
 	r := run(t, o).Scale
+	if r.Steady.AgentProcsNice != 5 {
+		t.Fatalf("agent processes ran at niceness %d, want 5 (--agent-nice)", r.Steady.AgentProcsNice)
+	}
 	if r.Agents != o.Agents || r.RunningTasks != o.Tasks || r.Tasks.Duplicated != 0 {
 		t.Fatalf("scale: %d agents, %d running, %+v", r.Agents, r.RunningTasks, r.Tasks)
 	}
@@ -214,9 +218,11 @@ func TestValidate(t *testing.T) {
 		"attach failover": func(o *Options) {
 			o.Scenario, o.Masters, o.NATSURLs, o.MastersHTTP = ScenarioFailover, 3, []string{"nats://x"}, []string{"x:1"}
 		},
-		"attach no http": func(o *Options) { o.NATSURLs = []string{"nats://x"} },
-		"task too big":   func(o *Options) { o.TaskResources = wire.Resources{CPUs: 1000, MemMB: 1} },
-		"no agents":      func(o *Options) { o.Agents = 0 },
+		"attach no http":  func(o *Options) { o.NATSURLs = []string{"nats://x"} },
+		"task too big":    func(o *Options) { o.TaskResources = wire.Resources{CPUs: 1000, MemMB: 1} },
+		"no agents":       func(o *Options) { o.Agents = 0 },
+		"nice 20":         func(o *Options) { o.AgentProcs, o.AgentNice = 2, 20 },
+		"nice in process": func(o *Options) { o.AgentNice = 10 }, // launch: 1,000 agents, in this process
 	}
 	for name, f := range bad {
 		o := DefaultOptions(ScenarioLaunch)

@@ -28,6 +28,25 @@ type childStatus struct {
 	// RSS and CPU are the child's resident bytes and CPU seconds.
 	RSS uint64  `json:"rss,omitempty"`
 	CPU float64 `json:"cpu_s,omitempty"`
+	// Nice is the child's niceness ("started").
+	Nice int `json:"nice,omitempty"`
+}
+
+// selfNice reads this process's niceness, field 19 of /proc/self/stat.
+func selfNice() (int, error) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, errors.New("bench: /proc/self/stat: no command name")
+	}
+	f := strings.Fields(string(b[i+1:])) // from field 3, the state
+	if len(f) < 17 {
+		return 0, errors.New("bench: /proc/self/stat: too few fields")
+	}
+	return strconv.Atoi(f[16])
 }
 
 // runAgentsChild is the body of `agora bench agents`: it starts agents,
@@ -47,7 +66,11 @@ func runAgentsChild(ctx context.Context, spec agentSpec, stdin io.Reader, out io
 	}
 	defer la.close()
 	enc := json.NewEncoder(out)
-	if err := enc.Encode(childStatus{Type: "started", Agents: la.count()}); err != nil {
+	nice, err := selfNice()
+	if err != nil {
+		return err
+	}
+	if err := enc.Encode(childStatus{Type: "started", Agents: la.count(), Nice: nice}); err != nil {
 		return err
 	}
 	allAt := map[string]int64{}
@@ -107,6 +130,7 @@ type childAgents struct {
 	n     int
 
 	mu      sync.Mutex
+	nice    int // the child's niceness, as it reported
 	last    childStatus
 	started chan struct{}
 	exited  chan struct{}
@@ -115,7 +139,7 @@ type childAgents struct {
 
 // startChildAgents starts `exe bench agents ...` for spec and waits until
 // its agents have started.
-func startChildAgents(ctx context.Context, exe string, spec agentSpec, logLevel string) (*childAgents, error) {
+func startChildAgents(ctx context.Context, exe string, spec agentSpec, logLevel string, nice int) (*childAgents, error) {
 	args := []string{"bench", "agents",
 		"--nats", strings.Join(spec.natsURLs, ","),
 		"--count", strconv.Itoa(spec.n),
@@ -125,6 +149,12 @@ func startChildAgents(ctx context.Context, exe string, spec agentSpec, logLevel 
 		"--log-level", logLevel,
 	}
 	cmd := exec.Command(exe, args...)
+	if nice > 0 {
+		// nice(1) sets the niceness before the program starts, so every
+		// thread of the Go runtime has it (setpriority on a running
+		// process changes one thread's).
+		cmd = exec.Command("nice", append([]string{"-n", strconv.Itoa(nice), exe}, args...)...)
+	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -162,6 +192,9 @@ func (c *childAgents) read(r io.Reader) {
 		}
 		switch st.Type {
 		case "started":
+			c.mu.Lock()
+			c.nice = st.Nice
+			c.mu.Unlock()
 			once.Do(func() { close(c.started) })
 		case "status":
 			c.mu.Lock()
@@ -202,6 +235,12 @@ func (c *childAgents) registeredAt(term uint64) (int, time.Time) {
 		return n, time.Time{}
 	}
 	return n, time.Unix(0, at)
+}
+
+func (c *childAgents) niceness() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nice
 }
 
 func (c *childAgents) usage() (uint64, float64, bool) {

@@ -131,7 +131,7 @@ func (e *env) startAgents(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c, err := startChildAgents(ctx, exe, s, logLevelOf(e.log))
+				c, err := startChildAgents(ctx, exe, s, logLevelOf(e.log), o.AgentNice)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

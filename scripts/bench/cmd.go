@@ -61,6 +61,7 @@ Examples:
 			&cli.StringFlag{Name: "nats", Usage: "attach: NATS URL(s) of a running cluster, comma separated"},
 			&cli.StringFlag{Name: "masters-http", Usage: "attach: the masters' HTTP addresses host:port, comma separated"},
 			&cli.IntFlag{Name: "agent-procs", Value: AgentProcsAuto, Usage: "child processes to run agents in (0: this process; -1: auto, one per 4,000 agents above 3,000)"},
+			&cli.IntFlag{Name: "agent-nice", Usage: "start the agent child processes at this niceness (1-19), so that the masters get the CPU first, as on machines of their own"},
 			&cli.StringFlag{Name: "dir", Usage: "make the run's temporary dir (masters' raft data) here; removed afterwards"},
 			&cli.StringFlag{Name: "agent-dir", Usage: "make the agents' temporary work dirs here instead (e.g. /dev/shm: agent checkpoint fsyncs off the disk)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"},
@@ -120,7 +121,7 @@ func optionsFromFlags(c *cli.Context) (Options, error) {
 	o := DefaultOptions(Scenario(c.String("scenario")))
 	ints := map[string]*int{"masters": &o.Masters, "agents": &o.Agents, "frameworks": &o.Frameworks, "tasks": &o.Tasks,
 		"samples": &o.Samples, "concurrency": &o.Concurrency, "failovers": &o.Failovers, "revives": &o.Revives,
-		"agent-procs": &o.AgentProcs, "window": &o.Window, "poll-state": &o.PollState, "state-requests": &o.StateRequests}
+		"agent-procs": &o.AgentProcs, "agent-nice": &o.AgentNice, "window": &o.Window, "poll-state": &o.PollState, "state-requests": &o.StateRequests}
 	for name, p := range ints {
 		if c.IsSet(name) {
 			*p = c.Int(name)

@@ -103,6 +103,11 @@ type Options struct {
 	// AgentProcs is the number of child processes agents run in (0: in
 	// this process; AgentProcsAuto: chosen by the number of agents).
 	AgentProcs int
+	// AgentNice, if above 0, starts the agent child processes with that
+	// niceness (1-19, through nice(1)): the masters then get the CPU
+	// first, as on machines of their own, while the simulated agents
+	// share what is left.
+	AgentNice int
 	// Executable is the program started for agent child processes
 	// (default: this one); it must understand `bench agents`.
 	Executable string
@@ -266,6 +271,11 @@ func (o *Options) Validate() error {
 	}
 	if o.AgentProcs < AgentProcsAuto {
 		errs = append(errs, errors.New("agent-procs: want ≥ 0, or -1 for auto"))
+	}
+	if o.AgentNice < 0 || o.AgentNice > 19 {
+		errs = append(errs, fmt.Errorf("agent-nice %d: want 0 to 19", o.AgentNice))
+	} else if o.AgentNice > 0 && o.agentProcs() == 0 {
+		errs = append(errs, errors.New("agent-nice: the agents run in this process; it needs agent child processes (--agent-procs)"))
 	}
 	if o.Scenario == ScenarioReal && o.AgentProcs > 0 {
 		errs = append(errs, errors.New("real runs its agent in this process (agent-procs 0)"))

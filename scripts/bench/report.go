@@ -63,6 +63,7 @@ type ConfigSummary struct {
 	PollState      int      `json:"poll_state,omitempty"`
 	RaftTimeout    string   `json:"raft_timeout,omitempty"`
 	AgentDir       string   `json:"agent_dir,omitempty"`
+	AgentNice      int      `json:"agent_nice,omitempty"`
 	Attached       bool     `json:"attached"`
 	NATS           []string `json:"nats,omitempty"`
 }
@@ -94,7 +95,7 @@ func newResult(o *Options) *Result {
 		Config: ConfigSummary{Masters: o.Masters, Agents: o.Agents, Frameworks: o.Frameworks, Tasks: o.Tasks,
 			AgentResources: o.AgentResources.String(), TaskResources: o.TaskResources.String(),
 			TaskDuration: o.TaskDuration.String(), Concurrency: o.Concurrency, Window: o.Window, PollState: o.PollState,
-			Attached: o.attached(), NATS: o.NATSURLs},
+			AgentNice: o.AgentNice, Attached: o.attached(), NATS: o.NATSURLs},
 	}
 	if o.TaskHang {
 		r.Config.TaskDuration = "hang"

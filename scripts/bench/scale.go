@@ -40,6 +40,9 @@ type SteadyUsage struct {
 	// Agent child processes, when there are any: their summed RSS and CPU.
 	AgentProcsRSSMB    float64 `json:"agent_procs_rss_mb,omitempty"`
 	AgentProcsCPUCores float64 `json:"agent_procs_cpu_cores,omitempty"`
+	// AgentProcsNice is the niceness the agent processes reported
+	// (--agent-nice; the highest, should they differ).
+	AgentProcsNice int `json:"agent_procs_nice,omitempty"`
 	// LeaderChanges is how many terms passed during the interval (the
 	// allocation passes are then not reported: they span masters).
 	LeaderChanges uint64 `json:"leader_changes,omitempty"`
@@ -173,6 +176,9 @@ func runScale(ctx context.Context, e *env, prof *profiler, res *Result) error {
 	if st.AgentProcsRSSMB > 0 {
 		res.figure("agent processes RSS", st.AgentProcsRSSMB, "MB", "", nil)
 		res.figure("agent processes CPU", st.AgentProcsCPUCores, "cores", "", nil)
+		if st.AgentProcsNice > 0 {
+			res.figure("agent processes niceness", float64(st.AgentProcsNice), "", "", nil)
+		}
 	}
 	res.figure("allocation pass, mean (steady)", r.AllocationPass.MeanMS, "ms", "", nil)
 	res.figure("allocation pass, p99 ≤ (steady)", r.AllocationPass.P99LeMS, "ms", "", nil)
@@ -267,6 +273,9 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 	for _, s := range e.sets {
 		if rss, _, ok := s.usage(); ok {
 			u.AgentProcsRSSMB += mb(rss)
+		}
+		if c, ok := s.(*childAgents); ok {
+			u.AgentProcsNice = max(u.AgentProcsNice, c.niceness())
 		}
 	}
 	u.AgentProcsRSSMB = round3(u.AgentProcsRSSMB)
