@@ -199,6 +199,26 @@ func (la *localAgents) close() {
 	wg.Wait()
 }
 
+// allRegistered returns how many agents of sets are registered with a
+// leader of term ≥ term and, once all are, when the last one was (zero
+// before).
+func allRegistered(sets []agentSet, term uint64) (n int, last time.Time) {
+	all := true
+	for _, s := range sets {
+		k, at := s.registeredAt(term)
+		n += k
+		if at.IsZero() {
+			all = false
+		} else if at.After(last) {
+			last = at
+		}
+	}
+	if !all {
+		return n, time.Time{}
+	}
+	return n, last
+}
+
 // waitRegistered waits until every agent of every set is registered with
 // a leader of term ≥ term, and returns when the last one was.
 func waitRegistered(ctx context.Context, sets []agentSet, term uint64, progress func(n, total int)) (time.Time, error) {
@@ -209,20 +229,11 @@ func waitRegistered(ctx context.Context, sets []agentSet, term uint64, progress 
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
-		n, last, all := 0, time.Time{}, true
-		for _, s := range sets {
-			k, at := s.registeredAt(term)
-			n += k
-			if at.IsZero() {
-				all = false
-			} else if at.After(last) {
-				last = at
-			}
-		}
+		n, last := allRegistered(sets, term)
 		if progress != nil {
 			progress(n, total)
 		}
-		if all {
+		if !last.IsZero() {
 			return last, nil
 		}
 		select {

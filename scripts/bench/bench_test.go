@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,6 +165,65 @@ func TestScaleAttached(t *testing.T) {
 	}
 	if st.RSSMB <= 0 || st.MaxRSSMB < st.RSSMB || st.HeapInuseMB <= 0 || st.StackInuseMB <= 0 || st.Goroutines <= 0 || st.CPUCores < 0 {
 		t.Fatalf("steady usage from the leader's /metrics: %+v", st)
+	}
+}
+
+// signalWriter closes seen the first time what is written contains want.
+type signalWriter struct {
+	want string
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+// TestScaleAttachedLeaderKilled: a leader killed from outside during the
+// steady interval of an attached run; the result says when every agent
+// was registered with the next leader.
+func TestScaleAttachedLeaderKilled(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(3))
+	o := tiny(t, ScenarioScale)
+	o.Duration, o.Revives = 5*time.Second, 1
+	o.NATSURLs = c.NATSURLs()
+	for _, m := range c.Masters() {
+		o.MastersHTTP = append(o.MastersHTTP, m.HTTPAddr())
+	}
+	steady := &signalWriter{want: "steady interval", seen: make(chan struct{})}
+	o.Progress = steady
+	type outcome struct {
+		res *Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := Run(context.Background(), o)
+		done <- outcome{res, err}
+	}()
+	var killedAt time.Time
+	select {
+	case <-steady.seen:
+		killedAt = time.Now()
+		c.KillLeader()
+	case out := <-done:
+		t.Fatalf("the run ended before its steady interval: %v", out.err)
+	}
+	out := <-done
+	if out.err != nil {
+		t.Fatal(out.err)
+	}
+	st := out.res.Scale.Steady
+	if st.LeaderChanges == 0 || len(st.AllRegisteredAt) == 0 {
+		t.Fatalf("leader killed during the steady interval: %d leader changes, all registered at %v", st.LeaderChanges, st.AllRegisteredAt)
+	}
+	for term, at := range st.AllRegisteredAt {
+		if at.Before(killedAt) {
+			t.Fatalf("term %d: every agent registered at %v, before the kill at %v", term, at, killedAt)
+		}
 	}
 }
 

@@ -46,6 +46,10 @@ type SteadyUsage struct {
 	// LeaderChanges is how many terms passed during the interval (the
 	// allocation passes are then not reported: they span masters).
 	LeaderChanges uint64 `json:"leader_changes,omitempty"`
+	// AllRegisteredAt is, for each term that began during the interval,
+	// when every agent was registered with its leader or a later one (to
+	// time a leader killed from outside, e.g. by scripts/failover-10k.sh).
+	AllRegisteredAt map[uint64]time.Time `json:"all_registered_at,omitempty"`
 }
 
 // ScaleResult is what the scale scenario measured.
@@ -284,6 +288,14 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 	}
 	if li1.Term != li0.Term {
 		u.LeaderChanges = li1.Term - li0.Term
+		for term := li0.Term + 1; term <= li1.Term; term++ {
+			if _, at := allRegistered(e.sets, term); !at.IsZero() {
+				if u.AllRegisteredAt == nil {
+					u.AllRegisteredAt = map[uint64]time.Time{}
+				}
+				u.AllRegisteredAt[term] = at
+			}
+		}
 		return u, HistogramSummary{}, nil
 	}
 	pass := h1["agora_master_allocation_pass_seconds"].minus(h0["agora_master_allocation_pass_seconds"]).summary()
