@@ -408,10 +408,20 @@ func (a *Agent) onLeader(msg *nats.Msg) {
 	// A large cluster's agents spread their registrations with the new
 	// leader rather than all sending them at once.
 	wait := rand.N(spread)
+	term := env.Term
 	a.goFunc(func() {
 		select {
 		case <-a.ctx.Done():
 		case <-time.After(wait):
+			// The leader may have asked first (a heartbeat of an agent it
+			// did not know yet): one registration per term is enough.
+			a.mu.Lock()
+			done := a.registered && a.leader.Term >= term
+			a.mu.Unlock()
+			if done {
+				a.log.Debug("spread registration not needed: registered already", "term", term)
+				return
+			}
 			a.kickRegister()
 		}
 	})

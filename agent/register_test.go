@@ -1,0 +1,159 @@
+package agent_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/agora-cluster/agora/agent"
+	"github.com/agora-cluster/agora/agent/launcher"
+	"github.com/agora-cluster/agora/sdk/sdktest"
+	"github.com/agora-cluster/agora/sdk/wire"
+)
+
+// handLeader plays the leader over NATS by hand: it answers registrations
+// (counting them per term), asks agents it has not registered in its term
+// to register when they heartbeat, and announces itself when told.
+type handLeader struct {
+	t      *testing.T
+	nc     *nats.Conn
+	subj   wire.Subjects
+	spread time.Duration
+
+	mu         sync.Mutex
+	term       uint64
+	registered map[uint64]int          // registrations per term
+	known      map[wire.AgentID]uint64 // the term each agent last registered in
+	seq        uint64
+}
+
+func startHandLeader(t *testing.T, url string, spread time.Duration) *handLeader {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	l := &handLeader{t: t, nc: nc, subj: wire.NewSubjects(wire.DefaultPrefix), spread: spread, term: 1,
+		registered: map[uint64]int{}, known: map[wire.AgentID]uint64{}}
+	if _, err := nc.Subscribe(l.subj.FromAgents(), l.onAgent); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func (l *handLeader) info() wire.LeaderInfo {
+	return wire.LeaderInfo{Name: "hand", Term: l.term, AgentHeartbeat: wire.Duration(100 * time.Millisecond)}
+}
+
+func (l *handLeader) onAgent(msg *nats.Msg) {
+	env, err := wire.Decode(msg.Data)
+	if err != nil {
+		return
+	}
+	id := wire.AgentID(wire.LastToken(msg.Subject))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch env.Type {
+	case wire.TypeRegisterAgent:
+		l.registered[l.term]++
+		l.known[id] = l.term
+		data := wire.MustEncode(wire.TypeAgentRegistered, "hand", l.term, wire.AgentRegistered{AgentID: id,
+			HeartbeatInterval: wire.Duration(100 * time.Millisecond), Leader: l.info(), RegisterSpread: wire.Duration(l.spread)})
+		_ = msg.Respond(data)
+	case wire.TypeAgentHeartbeat:
+		if l.known[id] != l.term {
+			l.seq++
+			_ = l.nc.Publish(l.subj.Agent(id), wire.MustEncode(wire.TypeReregister, "hand", l.term, wire.Reregister{LeaderInfo: l.info(), Seq: l.seq}))
+		}
+	}
+}
+
+// newTerm makes the hand leader the leader of the next term and
+// announces it.
+func (l *handLeader) newTerm() uint64 {
+	l.mu.Lock()
+	l.term++
+	term, li := l.term, l.info()
+	l.mu.Unlock()
+	if err := l.nc.Publish(l.subj.Leader(), wire.MustEncode(wire.TypeLeader, "hand", term, li)); err != nil {
+		l.t.Fatal(err)
+	}
+	return term
+}
+
+func (l *handLeader) registrations(term uint64) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.registered[term]
+}
+
+// logSeen is a slog handler that records whether a message was logged.
+type logSeen struct {
+	want string
+	once sync.Once
+	seen chan struct{}
+}
+
+func (h *logSeen) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logSeen) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.want) {
+		h.once.Do(func() { close(h.seen) })
+	}
+	return nil
+}
+func (h *logSeen) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logSeen) WithGroup(string) slog.Handler      { return h }
+
+// TestOneRegistrationPerTerm: told of a new leader, an agent schedules its
+// registration somewhere in the spread; if the leader asks first (the
+// agent's heartbeat reached it before the registration), the agent
+// registers then, and the scheduled registration is not sent as well.
+func TestOneRegistrationPerTerm(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(5 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	// A spread of 5 s: the leader's ask (at the agent's next heartbeat,
+	// within 100 ms) comes before the scheduled registration but in a
+	// negligible share of runs.
+	leader := startHandLeader(t, ns.ClientURL(), 5*time.Second)
+	skipped := &logSeen{want: "spread registration not needed", seen: make(chan struct{})}
+	cfg := agent.DefaultConfig()
+	cfg.WorkDir, cfg.NATSURLs, cfg.Logger = t.TempDir(), []string{ns.ClientURL()}, slog.New(skipped)
+	cfg.Resources = wire.Resources{CPUs: 1, MemMB: 256, DiskMB: 1024}
+	cfg.Executor = launcher.NewSimExecutor()
+	a, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(false) })
+	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(1) == 1 }, "the agent registered in term 1")
+
+	term := leader.newTerm()
+	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(term) >= 1 }, "the agent registered in the new term")
+	sdktest.Eventually(t, 10*time.Second, func() bool {
+		select {
+		case <-skipped.seen:
+			return true
+		default:
+			return leader.registrations(term) > 1
+		}
+	}, "the scheduled registration was skipped or sent (the spread is 5 s)")
+	if n := leader.registrations(term); n != 1 {
+		t.Fatalf("the agent registered %d times in term %d, want once", n, term)
+	}
+}
