@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
 	"github.com/agora-cluster/agora/sdk/wire"
@@ -226,5 +227,47 @@ func TestRegistrationsBeforeLaunchDoNotLoseTask(t *testing.T) {
 	lost := rec.WaitState(t, 5*time.Second, "t1", wire.TaskLost)
 	if lost.Reason != wire.ReasonAgentRestarted {
 		t.Fatalf("t1 lost with reason %q, want %q", lost.Reason, wire.ReasonAgentRestarted)
+	}
+}
+
+// TestNewLeaderLetsAgentsRegisterInTheirSpread: a new leader does not ask
+// an agent it has not registered yet to register while the agent is still
+// within the spread of the leader's first announcement (the agent comes by
+// itself; an ask would cross its registration and make it register
+// twice); after the spread and one more announcement interval it asks.
+func TestNewLeaderLetsAgentsRegisterInTheirSpread(t *testing.T) {
+	c := sdktest.Start(t, sdktest.WithMasterConfig(func(mc *master.Config) { mc.AnnounceInterval = 5 * time.Second }))
+	a := newRawAgent(t, c, "late1")
+	hb, err := wire.Encode(wire.TypeAgentHeartbeat, "late1", 0, wire.AgentHeartbeat{AgentID: "late1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ten heartbeats, 100 ms apart, all within 5 s of the election.
+	for i := 0; i < 10; i++ {
+		if err := a.nc.Publish(a.subj.FromAgent("late1"), hb); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for len(a.inbox) > 0 {
+		if env, err := wire.Decode((<-a.inbox).Data); err == nil && env.Type == wire.TypeReregister {
+			t.Fatal("the new leader asked an unregistered agent to register within its announcement's spread")
+		}
+	}
+	stop := a.heartbeat(100 * time.Millisecond)
+	defer stop()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case m := <-a.inbox:
+			if env, err := wire.Decode(m.Data); err == nil && env.Type == wire.TypeReregister {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the leader never asked the heartbeating, unregistered agent to register")
+		}
 	}
 }
