@@ -65,10 +65,7 @@ const drainKillEvery = 5 * time.Second
 func (l *leader) checkDrains() {
 	now := l.m.now()
 	var drained []wire.AgentID
-	for _, rec := range l.m.fsm.Agents() {
-		if rec.State != registry.AgentDraining {
-			continue
-		}
+	for _, rec := range l.m.fsm.AgentsIn(registry.AgentDraining) {
 		id := rec.Info.ID
 		l.mu.Lock()
 		a := l.agents[id]

@@ -110,7 +110,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	connected := m.nc != nil && m.nc.IsConnected()
 	ch <- prometheus.MustNewConstMetric(descNATS, prometheus.GaugeValue, boolF(connected))
 	counts := map[registry.AgentState]int{}
-	for _, a := range m.fsm.Agents() {
+	for _, a := range m.fsm.AgentStatuses() {
 		counts[a.State]++
 	}
 	for _, s := range []registry.AgentState{registry.AgentActive, registry.AgentUnreachable, registry.AgentGone, registry.AgentDraining, registry.AgentDrained} {

@@ -161,6 +161,21 @@ func (f *FSM) Agents() []Agent {
 	return out
 }
 
+// AgentsIn returns the agents in state, sorted by ID: for the leader's
+// periodic checks, which look at few agents (those draining) among many.
+func (f *FSM) AgentsIn(state AgentState) []Agent {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []Agent
+	for _, a := range f.s.Agents {
+		if a.State == state {
+			out = append(out, cloneAgent(a))
+		}
+	}
+	slices.SortFunc(out, func(a, b Agent) int { return cmp.Compare(a.Info.ID, b.Info.ID) })
+	return out
+}
+
 // AgentStatus is an agent's registry state, without its info.
 type AgentStatus struct {
 	ID         wire.AgentID

@@ -74,6 +74,12 @@ func TestSetAgentState(t *testing.T) {
 	if a.State != AgentDraining || !a.DrainDeadline.Equal(t0.Add(time.Minute)) || !a.StateSince.Equal(t0.Add(time.Second)) {
 		t.Fatalf("a2 = %+v", a)
 	}
+	if in := f.AgentsIn(AgentDraining); len(in) != 1 || in[0].Info.ID != "a2" || !in[0].DrainDeadline.Equal(a.DrainDeadline) {
+		t.Fatalf("AgentsIn(DRAINING) = %+v, want a2 alone", in)
+	}
+	if in := f.AgentsIn(AgentDrained); len(in) != 0 {
+		t.Fatalf("AgentsIn(DRAINED) = %+v, want none", in)
+	}
 	// The deadline belongs to DRAINING only.
 	must(t, f, SetAgentState, SetAgentStateCmd{ID: "a2", State: AgentDrained, At: t0.Add(2 * time.Second), DrainDeadline: t0.Add(time.Hour)})
 	if a, _ := f.Agent("a2"); a.State != AgentDrained || !a.DrainDeadline.IsZero() || !a.StateSince.Equal(t0.Add(2*time.Second)) {

@@ -22,7 +22,7 @@ type SteadyUsage struct {
 	What string `json:"what"`
 	// RSSMB is the resident memory at the end of the interval (VmRSS, or
 	// the leader's process_resident_memory_bytes when attached);
-	// MaxRSSMB the highest seen (sampled every second).
+	// MaxRSSMB the highest seen (sampled every second; attached, every 5 s).
 	RSSMB    float64 `json:"rss_mb"`
 	MaxRSSMB float64 `json:"max_rss_mb"`
 	// CPUCores is getrusage user+system time (attached: the leader's
@@ -221,8 +221,11 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 	if err != nil {
 		return u, HistogramSummary{}, err
 	}
-	sample := sampleSelf
+	sample, sampleEvery := sampleSelf, 1
 	if e.cl == nil {
+		// A scrape of the leader's /metrics costs it more than reading
+		// /proc costs this process: every 5 s.
+		sampleEvery = 5
 		// Attached: the masters run elsewhere; measure the leader's process.
 		sample = func() (usageSample, error) {
 			_, _, plain, err := e.scrapeLeader(ctx)
@@ -241,14 +244,16 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	end := time.Now().Add(d)
-	for time.Now().Before(end) {
+	for n := 1; time.Now().Before(end); n++ {
 		select {
 		case <-ctx.Done():
 			return u, HistogramSummary{}, ctx.Err()
 		case <-tick.C:
 		}
-		if s, err := sample(); err == nil && s.rss > maxRSS {
-			maxRSS = s.rss
+		if n%sampleEvery == 0 {
+			if s, err := sample(); err == nil && s.rss > maxRSS {
+				maxRSS = s.rss
+			}
 		}
 		e.prog.set(false, "scale: steady interval, %.0f s left", time.Until(end).Seconds())
 	}
@@ -305,7 +310,7 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 func whatSteady(e *env) string {
 	switch {
 	case e.cl == nil:
-		return "the leader master's process, from its /metrics (process_resident_memory_bytes, process_cpu_seconds_total, go_memstats_*), sampled every second"
+		return "the leader master's process, from its /metrics (process_resident_memory_bytes, process_cpu_seconds_total, go_memstats_*), sampled every 5 s"
 	case e.opts.agentProcs() > 0:
 		return fmt.Sprintf("this process: %d master(s), their embedded NATS servers and the benchmark frameworks; agents in %d child processes", e.opts.Masters, e.opts.agentProcs())
 	default:
