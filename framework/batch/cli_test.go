@@ -25,6 +25,17 @@ func decodeJSON(t *testing.T, what, out string, v any) {
 	}
 }
 
+// cliJSON runs a CLI command that must succeed (args include -o json)
+// and decodes its output into v.
+func cliJSON(t *testing.T, s *Server, v any, args ...string) {
+	t.Helper()
+	out, errOut, err := runCLI(t, s, args...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	decodeJSON(t, strings.Join(args, " "), out, v)
+}
+
 // TestCLIRunAndKill triggers runs with `run` (with and without --wait,
 // succeeding and failing), kills one with `kill`, and reads the results
 // through status, history and rm with -o json.
@@ -46,12 +57,8 @@ jobs:
 	if err != nil || out != "run 1 of ok started\n" {
 		t.Fatalf("run: %v %q", err, out)
 	}
-	out, _, err = runCLI(t, s, "run", "ok", "-o", "json")
-	if err != nil {
-		t.Fatalf("run -o json: %v\n%s", err, out)
-	}
 	var ref record.RunRef
-	decodeJSON(t, "run -o json", out, &ref)
+	cliJSON(t, s, &ref, "run", "ok", "-o", "json")
 	if ref.ID != 2 || ref.State.Terminal() {
 		t.Fatalf("run -o json: %+v", ref)
 	}
@@ -85,20 +92,13 @@ jobs:
 	}
 
 	// kill: the run of a task that never ends is killed.
-	if out, _, err = runCLI(t, s, "run", "hang", "-o", "json"); err != nil {
-		t.Fatalf("run hang: %v\n%s", err, out)
-	}
-	decodeJSON(t, "run hang -o json", out, &ref)
+	cliJSON(t, s, &ref, "run", "hang", "-o", "json")
 	hang := ref.ID
 	var rs record.RunStatus
 	statusRun := func() record.RunStatus {
 		t.Helper()
-		out, _, err := runCLI(t, s, "status", "--run", "6", "-o", "json")
-		if err != nil {
-			t.Fatalf("status --run: %v\n%s", err, out)
-		}
 		var rs record.RunStatus
-		decodeJSON(t, "status --run -o json", out, &rs)
+		cliJSON(t, s, &rs, "status", "--run", "6", "-o", "json")
 		return rs
 	}
 	if hang != 6 {
@@ -108,12 +108,8 @@ jobs:
 	if rs.Run.ID != hang || rs.Run.Job != "hang" || rs.Run.State != record.RunRunning || rs.Progress.Instances != 1 || len(rs.Attempts) != 1 {
 		t.Fatalf("status --run -o json of a running run: %+v", rs)
 	}
-	out, _, err = runCLI(t, s, "kill", "hang", "-o", "json")
 	var killed map[string][]uint64
-	if err != nil {
-		t.Fatalf("kill: %v\n%s", err, out)
-	}
-	decodeJSON(t, "kill -o json", out, &killed)
+	cliJSON(t, s, &killed, "kill", "hang", "-o", "json")
 	if len(killed) != 1 || len(killed["killed"]) != 1 || killed["killed"][0] != hang {
 		t.Fatalf("kill -o json: %v", killed)
 	}
@@ -126,22 +122,14 @@ jobs:
 	}
 
 	// status JOB and history with -o json.
-	out, _, err = runCLI(t, s, "status", "ok", "-o", "json")
-	if err != nil {
-		t.Fatalf("status ok: %v\n%s", err, out)
-	}
 	var js record.JobStatus
-	decodeJSON(t, "status JOB -o json", out, &js)
+	cliJSON(t, s, &js, "status", "ok", "-o", "json")
 	if js.Job.Spec.Name != "ok" || js.Job.Spec.Instances != 2 || js.Job.LastRun == nil || js.Job.LastRun.ID != 3 ||
 		js.Job.LastRun.State != record.RunSucceeded || len(js.Active) != 0 {
 		t.Fatalf("status JOB -o json: %+v", js)
 	}
-	out, _, err = runCLI(t, s, "history", "ok", "-o", "json")
-	if err != nil {
-		t.Fatalf("history: %v\n%s", err, out)
-	}
 	var runs []record.RunStatus
-	decodeJSON(t, "history -o json", out, &runs)
+	cliJSON(t, s, &runs, "history", "ok", "-o", "json")
 	if len(runs) != 3 {
 		t.Fatalf("history -o json: %d runs, want 3: %+v", len(runs), runs)
 	}
@@ -153,12 +141,8 @@ jobs:
 	}
 
 	// rm with -o json; the job is gone.
-	out, _, err = runCLI(t, s, "rm", "hang", "-o", "json")
-	if err != nil {
-		t.Fatalf("rm: %v\n%s", err, out)
-	}
 	var removed map[string]string
-	decodeJSON(t, "rm -o json", out, &removed)
+	cliJSON(t, s, &removed, "rm", "hang", "-o", "json")
 	if len(removed) != 1 || removed["removed"] != "hang" {
 		t.Fatalf("rm -o json: %v", removed)
 	}

@@ -48,12 +48,8 @@ resources: {cpus: 0.1, mem: 16, ports: 1}
 	if err != nil || out != "oops\n" {
 		t.Fatalf("logs --stderr: %q %v", out, err)
 	}
-	out, _, err = runCLI(t, s, "logs", "hello", "--task", "1", "--stderr", "-o", "json")
-	if err != nil {
-		t.Fatalf("logs -o json: %v\n%s", err, out)
-	}
 	var chunk logLine
-	decodeJSON(t, "logs -o json", out, &chunk)
+	cliJSON(t, s, &chunk, "logs", "hello", "--task", "1", "--stderr", "-o", "json")
 	if data, _ := base64.StdEncoding.DecodeString(chunk.Data); chunk.Run != 1 || chunk.Offset != 0 || !chunk.Done ||
 		chunk.TaskID != string(record.TaskID("hello", 1, 1, 1)) || string(data) != "oops\n" {
 		t.Fatalf("logs -o json: %+v (data %q)", chunk, data)
