@@ -34,16 +34,8 @@ func runServeHelper() bool {
 	if urls == "" || dir == "" {
 		return false
 	}
-	s, err := service.Start(context.Background(), service.Config{
-		NATSURLs:     strings.Split(urls, ","),
-		DataDir:      dir,
-		HTTPAddr:     "127.0.0.1:0",
-		ProbeHost:    func(string) string { return "127.0.0.1" },
-		TickInterval: 50 * time.Millisecond,
-		StallAfter:   5 * time.Second,
-		CallTimeout:  2 * time.Second,
-		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
+	s, err := service.Start(context.Background(), testConfig(strings.Split(urls, ","), dir,
+		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(2)

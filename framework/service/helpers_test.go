@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -96,19 +97,25 @@ func cluster(t *testing.T, n int, attrs func(i int) map[string]string) *sdktest.
 		}))
 }
 
-// serve starts the framework on the cluster with its state in dir.
-func serve(t *testing.T, c *sdktest.Cluster, dir string) *service.Server {
-	t.Helper()
-	s, err := service.Start(context.Background(), service.Config{
-		NATSURLs:     c.NATSURLs(),
+// testConfig is the framework's configuration in these tests (in this
+// process, or in a child process: serveSubprocess).
+func testConfig(urls []string, dir string, log *slog.Logger) service.Config {
+	return service.Config{
+		NATSURLs:     urls,
 		DataDir:      dir,
 		HTTPAddr:     "127.0.0.1:0",
 		ProbeHost:    func(string) string { return "127.0.0.1" },
 		TickInterval: 50 * time.Millisecond,
 		StallAfter:   5 * time.Second,
 		CallTimeout:  2 * time.Second,
-		Logger:       sdktest.TestLogger(t),
-	})
+		Logger:       log,
+	}
+}
+
+// serve starts the framework on the cluster with its state in dir.
+func serve(t *testing.T, c *sdktest.Cluster, dir string) *service.Server {
+	t.Helper()
+	s, err := service.Start(context.Background(), testConfig(c.NATSURLs(), dir, sdktest.TestLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
