@@ -71,8 +71,8 @@ type leader struct {
 	// tasks are not known yet (see reconcile.go).
 	awaited map[wire.AgentID]struct{}
 	// reconWait: explicitly asked tasks not answered yet, by the agent
-	// they were asked on ("" for none), each with that agent.
-	reconWait map[wire.AgentID]map[taskKey]wire.AgentID
+	// they were asked on ("" for none).
+	reconWait map[wire.AgentID]map[taskKey]struct{}
 
 	trigger chan struct{}
 
@@ -165,7 +165,7 @@ func newLeader(m *Master, term uint64) (*leader, error) {
 		forgotten:    map[taskKey]*taskState{},
 		dirty:        map[wire.AgentID]struct{}{},
 		drainKilled:  map[wire.AgentID]time.Time{},
-		reconWait:    map[wire.AgentID]map[taskKey]wire.AgentID{},
+		reconWait:    map[wire.AgentID]map[taskKey]struct{}{},
 		trigger:      make(chan struct{}, 1),
 	}
 	recs := m.fsm.AgentStatuses()

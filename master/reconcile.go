@@ -93,10 +93,10 @@ func (l *leader) reconcileAnswer(fw wire.FrameworkID, rt wire.ReconcileTask) (wi
 func (l *leader) awaitAnswer(agent wire.AgentID, k taskKey) {
 	m := l.reconWait[agent]
 	if m == nil {
-		m = map[taskKey]wire.AgentID{}
+		m = map[taskKey]struct{}{}
 		l.reconWait[agent] = m
 	}
-	m[k] = agent
+	m[k] = struct{}{}
 }
 
 // reconcileRegistered sends the reconciliation answers an agent's
@@ -162,8 +162,8 @@ func (l *leader) answerAwaited(id wire.AgentID) {
 		keys = append(keys, "")
 	}
 	for _, key := range keys {
-		for k, agent := range l.reconWait[key] {
-			if st, ok := l.reconcileAnswer(k.fw, wire.ReconcileTask{TaskID: k.task, AgentID: agent}); ok {
+		for k := range l.reconWait[key] {
+			if st, ok := l.reconcileAnswer(k.fw, wire.ReconcileTask{TaskID: k.task, AgentID: key}); ok {
 				l.sendUpdate(k.fw, st)
 				delete(l.reconWait[key], k)
 			}
