@@ -66,23 +66,31 @@ func ParseOverride(s string) (wire.Resources, Given, error) {
 	return r, g, nil
 }
 
+// overridden says which scalars override replaces: those given, and those
+// it sets (non-zero).
+func overridden(override wire.Resources, given Given) Given {
+	return Given{CPUs: given.CPUs || override.CPUs > 0, MemMB: given.MemMB || override.MemMB > 0, DiskMB: given.DiskMB || override.DiskMB > 0}
+}
+
 // Complete reports whether override, with the scalars given, leaves
 // nothing to detect: every scalar is either given or non-zero.
 func Complete(override wire.Resources, given Given) bool {
-	return (given.CPUs || override.CPUs > 0) && (given.MemMB || override.MemMB > 0) && (given.DiskMB || override.DiskMB > 0)
+	o := overridden(override, given)
+	return o.CPUs && o.MemMB && o.DiskMB
 }
 
 // Merge returns detected with every scalar that override sets (non-zero)
 // or that given names (zero included) replaced, and override's ports.
 func Merge(detected, override wire.Resources, given Given) wire.Resources {
 	out := detected
-	if given.CPUs || override.CPUs > 0 {
+	o := overridden(override, given)
+	if o.CPUs {
 		out.CPUs = override.CPUs
 	}
-	if given.MemMB || override.MemMB > 0 {
+	if o.MemMB {
 		out.MemMB = override.MemMB
 	}
-	if given.DiskMB || override.DiskMB > 0 {
+	if o.DiskMB {
 		out.DiskMB = override.DiskMB
 	}
 	if len(override.Ports) > 0 {
