@@ -349,7 +349,7 @@ func (c *Controller) watchIfRunning(inst *Instance) {
 			cs[i] = checkState{passed: true, ok: &ok}
 		} else {
 			// Counted by Tick once the grace period is over.
-			cs[i] = checkState{lastErr: "the agent reported the COMMAND check failing"}
+			cs[i] = checkState{lastErr: agentCheckFailing}
 		}
 	}
 	c.checks[inst.ID] = cs

@@ -359,6 +359,10 @@ func (c *Controller) HealthResult(ctx context.Context, r health.Result) {
 	c.evaluate(ctx)
 }
 
+// agentCheckFailing describes a failing COMMAND check the agent reported
+// without a message (or before a restart, which keeps only the verdict).
+const agentCheckFailing = "the agent reported the COMMAND check failing"
+
 // agentHealth applies the health an agent reported on a RUNNING update:
 // the result of the COMMAND check it runs for the instance. The agent
 // reports changes only, and it kills the task itself (reason
@@ -378,7 +382,7 @@ func (c *Controller) agentHealth(ctx context.Context, a *app, inst *Instance, ok
 		c.saveInstance(inst)
 	}
 	if !ok && msg == "" {
-		msg = "the agent reported the COMMAND check failing"
+		msg = agentCheckFailing
 	}
 	c.checkResult(ctx, a, inst, i, ok, msg)
 }
