@@ -34,10 +34,15 @@ func staleAfter(heartbeat time.Duration) time.Duration {
 	return max(minStaleAfter, 2*heartbeat)
 }
 
-// natsWatchLoop PINGs the agent's NATS server three times per staleAfter
-// (every second in a small cluster) and reconnects (to another server of
-// the list, if there is one) when a PING goes unanswered for staleAfter.
+// natsWatchLoop looks at the agent's NATS server three times per
+// staleAfter (every second in a small cluster) and reconnects (to another
+// server of the list, if there is one) when a PING goes unanswered for
+// staleAfter. A server that delivered a message since the last look (the
+// leader's announcements come every second) has shown it is alive: it is
+// not PINGed, which spares a server thousands of PINGs a second in a
+// large cluster.
 func (a *Agent) natsWatchLoop() {
+	var seen uint64
 	for {
 		a.mu.Lock()
 		tolerance := staleAfter(a.heartbeatEvery)
@@ -48,6 +53,10 @@ func (a *Agent) natsWatchLoop() {
 		case <-time.After(tolerance / 3):
 		}
 		if a.nc.Status() != nats.CONNECTED {
+			continue
+		}
+		if in := a.nc.Stats().InMsgs; in != seen {
+			seen = in
 			continue
 		}
 		err := a.nc.FlushTimeout(tolerance)

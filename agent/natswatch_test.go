@@ -1,8 +1,11 @@
 package agent_test
 
 import (
+	"bufio"
+	"bytes"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +26,7 @@ type stallProxy struct {
 	accepted int
 	open     []chan struct{} // closed to stall the connection
 	conns    []net.Conn
+	counts   map[string]int // protocol lines seen, by their start (see count)
 }
 
 func newStallProxy(t *testing.T, upstream string) *stallProxy {
@@ -30,7 +34,7 @@ func newStallProxy(t *testing.T, upstream string) *stallProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &stallProxy{ln: ln, upstream: upstream}
+	p := &stallProxy{ln: ln, upstream: upstream, counts: map[string]int{}}
 	go p.serve()
 	t.Cleanup(p.close)
 	return p
@@ -53,17 +57,18 @@ func (p *stallProxy) serve() {
 		p.open = append(p.open, stalled)
 		p.conns = append(p.conns, c, up)
 		p.mu.Unlock()
-		go pipe(up, c, stalled)
-		go pipe(c, up, stalled)
+		go p.pipe(up, c, stalled, "client")
+		go p.pipe(c, up, stalled, "server")
 	}
 }
 
 // pipe copies src to dst until src ends or the connection is stalled;
-// once stalled, it reads and drops (the peer sees no answer).
-func pipe(dst, src net.Conn, stalled chan struct{}) {
-	buf := make([]byte, 32<<10)
+// once stalled, it reads and drops (the peer sees no answer). It counts
+// the protocol lines that went from "client" or "server" (see count).
+func (p *stallProxy) pipe(dst, src net.Conn, stalled chan struct{}, from string) {
+	r := bufio.NewReader(src)
 	for {
-		n, err := src.Read(buf)
+		line, err := r.ReadBytes('\n')
 		if err != nil {
 			return
 		}
@@ -72,10 +77,28 @@ func pipe(dst, src net.Conn, stalled chan struct{}) {
 			continue
 		default:
 		}
-		if _, err := dst.Write(buf[:n]); err != nil {
+		p.mu.Lock()
+		p.counts[from+" "+string(bytes.TrimSpace(line))]++
+		p.mu.Unlock()
+		if _, err := dst.Write(line); err != nil {
 			return
 		}
 	}
+}
+
+// count returns how many lines from "client" or "server" began with
+// prefix (payloads count as lines too; the prefixes asked for are
+// protocol verbs).
+func (p *stallProxy) count(from, prefix string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for line, k := range p.counts {
+		if strings.HasPrefix(line, from+" "+prefix) {
+			n += k
+		}
+	}
+	return n
 }
 
 func (p *stallProxy) stall() {
@@ -134,4 +157,33 @@ func TestSilentNATSServerLeft(t *testing.T) {
 		r, _ := c.Leader().Registry().Agent(a.ID())
 		return r.State == registry.AgentActive
 	}, "the agent is active in the registry")
+}
+
+// TestNATSServerDeliveringNotPinged: while the server delivers messages
+// (the leader's announcements, every 200 ms here), the agent's check of
+// its server sends no PINGs: the check looks every second in this
+// cluster, so without the messages it would PING about once a second.
+func TestNATSServerDeliveringNotPinged(t *testing.T) {
+	var proxy *stallProxy
+	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
+		sdktest.WithAgentConfig(func(_ int, ac *agent.Config) {
+			u, err := url.Parse(ac.NATSURLs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy = newStallProxy(t, u.Host)
+			ac.NATSURLs = []string{"nats://" + proxy.ln.Addr().String()}
+		}))
+	a := c.Agents()[0]
+	sdktest.Eventually(t, 10*time.Second, func() bool { ok, _ := a.Registered(); return ok }, "the agent registered")
+	leaderMsgs := func() int { return proxy.count("server", "MSG agora.leader ") }
+	pings0, from := proxy.count("client", "PING"), leaderMsgs()
+	// 25 announcements: five seconds, five looks at the server.
+	sdktest.Eventually(t, 20*time.Second, func() bool { return leaderMsgs() >= from+25 }, "25 leader announcements reached the agent")
+	if pings := proxy.count("client", "PING") - pings0; pings > 0 {
+		t.Fatalf("the agent sent %d PINGs to a server that delivered %d announcements meanwhile", pings, leaderMsgs()-from)
+	}
+	if proxy.connections() != 1 {
+		t.Fatalf("agent made %d connections through the proxy, want 1", proxy.connections())
+	}
 }
