@@ -6,8 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
@@ -181,5 +185,73 @@ func TestSimulatedStartDelay(t *testing.T) {
 	i, j := slices.Index(states, wire.TaskStarting), slices.Index(states, wire.TaskRunning)
 	if i < 0 || j < i {
 		t.Fatalf("states %v, want TASK_STARTING before TASK_RUNNING", states)
+	}
+}
+
+// rescindCounter counts RESCIND events and holds the first until release
+// is closed (a scheduler busy with something else).
+type rescindCounter struct {
+	sdk.BaseScheduler
+	release chan struct{}
+	mu      sync.Mutex
+	ids     []wire.OfferID
+}
+
+func (r *rescindCounter) Rescind(_ context.Context, _ *sdk.Driver, id wire.OfferID) {
+	r.mu.Lock()
+	first := len(r.ids) == 0
+	r.ids = append(r.ids, id)
+	r.mu.Unlock()
+	if first {
+		<-r.release
+	}
+}
+
+func (r *rescindCounter) seen() []wire.OfferID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.ids)
+}
+
+// TestSlowSchedulerLosesNoEvents: events that arrive while the scheduler
+// is busy wait for it — more of them than the driver's own queue holds —
+// and all arrive, in order, once it is free.
+func TestSlowSchedulerLosesNoEvents(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Masters(1))
+	counter := &rescindCounter{release: make(chan struct{})}
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "slow"}, counter)
+	sdktest.Eventually(t, 10*time.Second, func() bool { return d.Leader().Term > 0 }, "the driver subscribed")
+	term := d.Leader().Term
+
+	nc, err := nats.Connect(c.NATSURLs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	subject := wire.NewSubjects("").Framework(d.FrameworkID())
+	const n = 20_000 // many times the driver's own queue
+	for i := range n {
+		data, err := wire.Encode(wire.TypeRescind, "test", term, wire.Rescind{OfferID: wire.OfferID(strconv.Itoa(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Publish(subject, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sdktest.Eventually(t, 10*time.Second, func() bool { return len(counter.seen()) >= 1 }, "the first RESCIND reached the scheduler")
+	close(counter.release)
+	sdktest.Eventually(t, 30*time.Second, func() bool { return len(counter.seen()) >= n }, "every RESCIND reached the scheduler")
+	ids := counter.seen()
+	if len(ids) != n {
+		t.Fatalf("scheduler saw %d RESCINDs, want %d", len(ids), n)
+	}
+	for i, id := range ids {
+		if id != wire.OfferID(strconv.Itoa(i)) {
+			t.Fatalf("RESCIND %d was offer %s: events out of order", i, id)
+		}
 	}
 }
