@@ -38,9 +38,9 @@ func staleAfter(heartbeat time.Duration) time.Duration {
 // staleAfter (every second in a small cluster) and reconnects (to another
 // server of the list, if there is one) when a PING goes unanswered for
 // staleAfter. A server that delivered a message since the last look (the
-// leader's announcements come every second) has shown it is alive: it is
-// not PINGed, which spares a server thousands of PINGs a second in a
-// large cluster.
+// leader announces itself every second in a small cluster, every few
+// seconds in a large one) has shown it is alive: it is not PINGed, which
+// spares the servers of a large cluster thousands of PINGs a second.
 func (a *Agent) natsWatchLoop() {
 	var seen uint64
 	for {

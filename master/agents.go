@@ -226,8 +226,9 @@ func (l *leader) agentHeartbeat(id wire.AgentID, usage []wire.TaskUsage) {
 // — unless the leader is so new that the agent is still within the spread
 // its announcement gave it: it registers then by itself, and an ask would
 // only cross its registration and make it register twice (at 10,000
-// agents a third of them did). After the spread and one more
-// announcement, an agent that is still unknown missed them: it is asked.
+// agents a third of them did). After the spread and one announce
+// interval more, an agent that is still unknown missed the announcement:
+// it is asked.
 func (l *leader) askUnregistered(id wire.AgentID) {
 	l.mu.Lock()
 	window := registerSpread(&l.m.cfg, l.clusterSize()) + l.m.cfg.AnnounceInterval

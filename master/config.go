@@ -70,7 +70,9 @@ type Config struct {
 	FrameworkReregisterTimeout time.Duration
 	// FrameworkHeartbeatInterval is how often the leader heartbeats frameworks.
 	FrameworkHeartbeatInterval time.Duration
-	// AnnounceInterval is how often the leader announces itself.
+	// AnnounceInterval is how often the leader announces itself; longer in
+	// proportion once agents heartbeat less often than
+	// AgentHeartbeatInterval (a large cluster: see MaxAgentHeartbeats).
 	AnnounceInterval time.Duration
 	// AllocationInterval is the period of the full allocation pass; events
 	// trigger allocations in between.

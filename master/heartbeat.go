@@ -34,6 +34,19 @@ func silenceAllowed(cfg *Config, every time.Duration) time.Duration {
 	return time.Duration(float64(cfg.AgentTimeout) * float64(every) / float64(cfg.AgentHeartbeatInterval))
 }
 
+// announceEvery is how often the leader announces itself when it asks
+// agents to heartbeat every `every`: the announce interval, stretched as
+// the heartbeat interval is (every 5 s at 10,000 agents by default), so
+// that announcements, which reach every agent, stay as few as heartbeats.
+// The leader announces at once when elected; the repeats are for agents
+// that missed it, which a heartbeat of theirs brings to its notice too.
+func announceEvery(cfg *Config, every time.Duration) time.Duration {
+	if every <= cfg.AgentHeartbeatInterval || cfg.AgentHeartbeatInterval <= 0 {
+		return cfg.AnnounceInterval
+	}
+	return time.Duration(float64(cfg.AnnounceInterval) * float64(every) / float64(cfg.AgentHeartbeatInterval))
+}
+
 // registerSpread is the time over which agents, when there are n, spread
 // their registrations with a new leader: n / (5 × MaxAgentHeartbeats), so
 // that at most 10,000 a second arrive by default (1 s at 10,000 agents,

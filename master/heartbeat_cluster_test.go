@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/sdk/sdktest"
 	"github.com/agora-cluster/agora/sdk/wire"
@@ -70,5 +72,60 @@ func TestAgentsAdoptAnnouncedHeartbeat(t *testing.T) {
 	// It stays registered and ACTIVE at that pace.
 	if ok, _ := real.Registered(); !ok {
 		t.Fatal("the agent is not registered any more")
+	}
+}
+
+// TestAnnouncementsSlowWithHeartbeats: once the cluster is large enough
+// for agents to heartbeat less often, the leader announces itself less
+// often in proportion (here every 4 × 200 ms), as announcements reach
+// every agent too.
+func TestAnnouncementsSlowWithHeartbeats(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(), sdktest.WithMasterConfig(func(mc *master.Config) {
+		mc.AgentHeartbeatInterval, mc.MaxAgentHeartbeats, mc.AnnounceInterval = 100*time.Millisecond, 10, 200*time.Millisecond
+	}))
+	nc, err := nats.Connect(c.NATSURLs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	arrived := make(chan time.Duration, 100)
+	if _, err := nc.Subscribe(wire.NewSubjects("").Leader(), func(m *nats.Msg) {
+		var li wire.LeaderInfo
+		if _, err := wire.DecodeAs(m.Data, wire.TypeLeader, &li); err == nil {
+			arrived <- li.AgentHeartbeat.D()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []wire.AgentID{"g1", "g2", "g3"} {
+		a := newRawAgent(t, c, id)
+		a.register(wire.RegisterAgent{})
+		a.heartbeat(50 * time.Millisecond)
+	}
+	// Four agents, ten heartbeats a second in all: every 400 ms, four
+	// times the configured 100 ms; announcements every 800 ms.
+	deadline := time.After(20 * time.Second)
+	var last time.Time
+	var gaps []time.Duration
+	for len(gaps) < 3 {
+		select {
+		case every := <-arrived:
+			now := time.Now()
+			if every == 400*time.Millisecond && !last.IsZero() {
+				gaps = append(gaps, now.Sub(last))
+			}
+			if every == 400*time.Millisecond {
+				last = now
+			}
+		case <-deadline:
+			t.Fatalf("fewer than four announcements asking for 400ms heartbeats within 20 s (gaps %v)", gaps)
+		}
+	}
+	for _, g := range gaps {
+		// 800 ms apart; at the configured 200 ms they would be 200 ms
+		// apart. Delivery jitter may shorten one gap a little.
+		if g < 600*time.Millisecond {
+			t.Fatalf("announcements %s apart (all gaps %v), want about 800ms", g, gaps)
+		}
 	}
 }

@@ -30,6 +30,11 @@ func TestHeartbeatScalesWithAgents(t *testing.T) {
 			t.Errorf("%d agents: registrations spread over %s, want %s", n, got, want)
 		}
 	}
+	for n, want := range map[int]time.Duration{10: time.Second, 2000: time.Second, 5000: 2500 * time.Millisecond, 10000: 5 * time.Second} {
+		if got := announceEvery(&cfg, heartbeatEvery(&cfg, n)); got != want {
+			t.Errorf("%d agents: leader announced every %s, want %s", n, got, want)
+		}
+	}
 	cfg.MaxAgentHeartbeats = 0
 	if every := heartbeatEvery(&cfg, 100000); every != time.Second {
 		t.Errorf("unbounded: every %s, want the configured 1s", every)

@@ -287,6 +287,14 @@ func (l *leader) reply(msg *nats.Msg, t wire.Type, body any, err error) {
 	_ = msg.Respond(data)
 }
 
+// announcePeriod is the time until the next announcement (announceEvery
+// for the heartbeat interval last announced).
+func (l *leader) announcePeriod() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return announceEvery(&l.m.cfg, l.announcedEvery)
+}
+
 func (l *leader) announce() {
 	li := l.info()
 	l.mu.Lock()
@@ -297,7 +305,7 @@ func (l *leader) announce() {
 }
 
 func (l *leader) announceLoop() {
-	t := time.NewTicker(l.m.cfg.AnnounceInterval)
+	t := time.NewTimer(l.announcePeriod())
 	defer t.Stop()
 	hb := time.NewTicker(l.m.cfg.FrameworkHeartbeatInterval)
 	defer hb.Stop()
@@ -307,6 +315,7 @@ func (l *leader) announceLoop() {
 			return
 		case <-t.C:
 			l.announce()
+			t.Reset(l.announcePeriod())
 		case <-hb.C:
 			l.mu.Lock()
 			var ids []wire.FrameworkID
