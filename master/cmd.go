@@ -22,6 +22,8 @@ func Command() *cli.Command {
 	return &cli.Command{
 		Name:  "master",
 		Usage: "run a master (one of three: a leader and two standbys)",
+		Description: "The master runs the Go garbage collector at GOGC=50 (twice as often as Go's default:\n" +
+			"less memory for a little CPU) unless the GOGC environment variable is set.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "this master's name (its raft server ID)", Required: true},
 			&cli.StringFlag{Name: "data-dir", Usage: "raft log, stable store and snapshots", Required: true},
@@ -68,6 +70,7 @@ func Command() *cli.Command {
 				log.Warn("NATS routes are not authenticated: whoever reaches --nats-cluster joins the NATS cluster and sees every subject; use --auth-file or --nats-cluster-user/--nats-cluster-password")
 			}
 			cfg.Logger = log
+			log.Debug("garbage collector", "gogc", applyGCPercent(os.Getenv))
 			m, err := New(cfg)
 			if err != nil {
 				return err
