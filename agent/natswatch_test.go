@@ -128,10 +128,9 @@ func (p *stallProxy) close() {
 	}
 }
 
-// TestSilentNATSServerLeft: an agent whose NATS server stops answering
-// (its TCP connection stays open) reconnects and registers again, by its
-// own check: the NATS client's PINGs are a minute apart.
-func TestSilentNATSServerLeft(t *testing.T) {
+// startAgentBehindProxy starts a master and one agent that reaches its
+// NATS server through a stallProxy.
+func startAgentBehindProxy(t *testing.T) (*sdktest.Cluster, *stallProxy) {
 	var proxy *stallProxy
 	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
 		sdktest.WithAgentConfig(func(_ int, ac *agent.Config) {
@@ -142,6 +141,14 @@ func TestSilentNATSServerLeft(t *testing.T) {
 			proxy = newStallProxy(t, u.Host)
 			ac.NATSURLs = []string{"nats://" + proxy.ln.Addr().String()}
 		}))
+	return c, proxy
+}
+
+// TestSilentNATSServerLeft: an agent whose NATS server stops answering
+// (its TCP connection stays open) reconnects and registers again, by its
+// own check: the NATS client's PINGs are a minute apart.
+func TestSilentNATSServerLeft(t *testing.T) {
+	c, proxy := startAgentBehindProxy(t)
 	a := c.Agents()[0]
 	if proxy.connections() != 1 {
 		t.Fatalf("agent made %d connections through the proxy, want 1", proxy.connections())
@@ -164,16 +171,7 @@ func TestSilentNATSServerLeft(t *testing.T) {
 // its server sends no PINGs: the check looks every second in this
 // cluster, so without the messages it would PING about once a second.
 func TestNATSServerDeliveringNotPinged(t *testing.T) {
-	var proxy *stallProxy
-	c := sdktest.Start(t, sdktest.Masters(1), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
-		sdktest.WithAgentConfig(func(_ int, ac *agent.Config) {
-			u, err := url.Parse(ac.NATSURLs[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy = newStallProxy(t, u.Host)
-			ac.NATSURLs = []string{"nats://" + proxy.ln.Addr().String()}
-		}))
+	c, proxy := startAgentBehindProxy(t)
 	a := c.Agents()[0]
 	sdktest.Eventually(t, 10*time.Second, func() bool { ok, _ := a.Registered(); return ok }, "the agent registered")
 	leaderMsgs := func() int { return proxy.count("server", "MSG agora.leader ") }
