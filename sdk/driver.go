@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -75,13 +76,20 @@ type Driver struct {
 	events chan wire.Envelope
 	resub  chan struct{}
 
+	// heard is when the last message from a master was queued for the
+	// scheduler (UnixNano); with messages still waiting in NATS behind a
+	// busy scheduler the master is not silent either (eventsPending).
+	heard atomic.Int64
+	// disconnecting is set while a driver-disconnected event waits for
+	// room in the event queue.
+	disconnecting atomic.Bool
+
 	mu         sync.Mutex
 	running    bool
 	subscribed bool
 	term       uint64
 	leader     wire.LeaderInfo
 	heartbeat  time.Duration
-	lastEvent  time.Time
 	stopped    chan struct{} // closed by a successful Stop or when Run returns
 	stopOnce   sync.Once
 	stopMu     sync.Mutex // one Stop at a time
@@ -249,6 +257,7 @@ func (d *Driver) connect() error {
 			d.log.Warn("undecodable event", "err", err)
 			return
 		}
+		d.heard.Store(time.Now().UnixNano())
 		select {
 		case d.events <- env:
 		case <-d.stopped:
@@ -322,6 +331,18 @@ func (d *Driver) subscribeLoop(ctx context.Context) {
 	}
 }
 
+// eventsPending reports whether messages from the master wait in the
+// NATS subscriptions (the scheduler is behind).
+func (d *Driver) eventsPending() bool {
+	// d.subs is set before the watchdog starts and cleared after it ends.
+	for _, s := range d.subs {
+		if n, _, err := s.Pending(); err == nil && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // post queues an event of the driver's own for the scheduler, unless
 // Run is ending.
 func (d *Driver) post(ctx context.Context, env wire.Envelope) {
@@ -361,12 +382,22 @@ func (d *Driver) watchdog(ctx context.Context) {
 		case <-t.C:
 		}
 		d.mu.Lock()
-		silent := d.subscribed && d.heartbeat > 0 && time.Since(d.lastEvent) > 3*d.heartbeat
+		silent := d.subscribed && d.heartbeat > 0 && time.Since(time.Unix(0, d.heard.Load())) > 3*d.heartbeat
 		d.mu.Unlock()
-		if silent {
+		if silent && d.eventsPending() {
+			// Messages wait behind a busy scheduler: not a silent master.
+			silent = false
+		}
+		if silent && d.disconnecting.CompareAndSwap(false, true) {
 			d.log.Warn("master silent; re-subscribing")
-			d.post(ctx, wire.Envelope{V: wire.Version, Type: "driver-disconnected"})
-			d.kickResubscribe()
+			// The event may wait for a busy scheduler; the heartbeats
+			// below must not. The re-subscription follows the event, so
+			// that Disconnected comes before the next Subscribed.
+			go func() {
+				defer d.disconnecting.Store(false)
+				d.post(ctx, wire.Envelope{V: wire.Version, Type: "driver-disconnected"})
+				d.kickResubscribe()
+			}()
 		}
 		// Heartbeat to the master so that it sees the framework alive —
 		// from the moment a SUBSCRIBE succeeded, whether or not the event
@@ -397,7 +428,6 @@ func (d *Driver) dispatch(ctx context.Context, env wire.Envelope) {
 		return
 	}
 	d.mu.Lock()
-	d.lastEvent = time.Now()
 	current := d.subscribed && env.Term == d.term
 	d.mu.Unlock()
 	switch env.Type {

@@ -3,11 +3,14 @@ package sdk_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,11 +218,20 @@ func (r *rescindCounter) seen() []wire.OfferID {
 
 // TestSlowSchedulerLosesNoEvents: events that arrive while the scheduler
 // is busy wait for it — more of them than the driver's own queue holds —
-// and all arrive, in order, once it is free.
+// and all arrive, in order, once it is free. Meanwhile the driver keeps
+// heartbeating (the master keeps the framework connected) and does not
+// take the master's heartbeats, queued behind the busy scheduler, for
+// silence.
 func TestSlowSchedulerLosesNoEvents(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1))
 	counter := &rescindCounter{release: make(chan struct{})}
-	d := c.RunDriver(t, wire.FrameworkInfo{Name: "slow"}, counter)
+	warnings := &warnCounter{}
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "slow"}, counter, func(cfg *sdk.Config) {
+		cfg.Logger = slog.New(warnings)
+	})
+	var once sync.Once
+	release := func() { once.Do(func() { close(counter.release) }) }
+	t.Cleanup(release) // before the driver is stopped, should the test fail while it is busy
 	sdktest.Eventually(t, 10*time.Second, func() bool { return d.Leader().Term > 0 }, "the driver subscribed")
 	term := d.Leader().Term
 
@@ -243,7 +255,29 @@ func TestSlowSchedulerLosesNoEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	sdktest.Eventually(t, 10*time.Second, func() bool { return len(counter.seen()) >= 1 }, "the first RESCIND reached the scheduler")
-	close(counter.release)
+	// The master heartbeats the framework every 200 ms here and drops it
+	// after 1 s of silence; let 15 of its heartbeats go by (3 s) with the
+	// scheduler still busy.
+	var beats atomic.Int32
+	hb, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		if env, err := wire.Decode(m.Data); err == nil && env.Type == wire.TypeHeartbeat {
+			beats.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdktest.Eventually(t, 20*time.Second, func() bool { return beats.Load() >= 15 }, "15 master heartbeats to the framework")
+	_ = hb.Unsubscribe()
+	for _, f := range c.Leader().StateView().Frameworks {
+		if f.ID == d.FrameworkID() && !f.Active {
+			t.Fatal("the master dropped the framework while its scheduler was busy")
+		}
+	}
+	if n := warnings.count("master silent"); n != 0 {
+		t.Fatalf("the driver took the master for silent %d times while its heartbeats waited behind the busy scheduler", n)
+	}
+	release()
 	sdktest.Eventually(t, 30*time.Second, func() bool { return len(counter.seen()) >= n }, "every RESCIND reached the scheduler")
 	ids := counter.seen()
 	if len(ids) != n {
@@ -254,4 +288,32 @@ func TestSlowSchedulerLosesNoEvents(t *testing.T) {
 			t.Fatalf("RESCIND %d was offer %s: events out of order", i, id)
 		}
 	}
+}
+
+// warnCounter is a slog.Handler that counts warnings by message.
+type warnCounter struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnCounter) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	w.msgs = append(w.msgs, r.Message)
+	w.mu.Unlock()
+	return nil
+}
+func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnCounter) WithGroup(string) slog.Handler      { return w }
+
+func (w *warnCounter) count(prefix string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, m := range w.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
 }
