@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -225,7 +224,7 @@ func (r *rescindCounter) seen() []wire.OfferID {
 func TestSlowSchedulerLosesNoEvents(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1))
 	counter := &rescindCounter{release: make(chan struct{})}
-	warnings := &warnCounter{}
+	warnings := &sdktest.LogRecorder{Level: slog.LevelWarn}
 	d := c.RunDriver(t, wire.FrameworkInfo{Name: "slow"}, counter, func(cfg *sdk.Config) {
 		cfg.Logger = slog.New(warnings)
 	})
@@ -274,7 +273,7 @@ func TestSlowSchedulerLosesNoEvents(t *testing.T) {
 			t.Fatal("the master dropped the framework while its scheduler was busy")
 		}
 	}
-	if n := warnings.count("master silent"); n != 0 {
+	if n := warnings.Count("master silent"); n != 0 {
 		t.Fatalf("the driver took the master for silent %d times while its heartbeats waited behind the busy scheduler", n)
 	}
 	release()
@@ -288,32 +287,4 @@ func TestSlowSchedulerLosesNoEvents(t *testing.T) {
 			t.Fatalf("RESCIND %d was offer %s: events out of order", i, id)
 		}
 	}
-}
-
-// warnCounter is a slog.Handler that counts warnings by message.
-type warnCounter struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (w *warnCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
-func (w *warnCounter) Handle(_ context.Context, r slog.Record) error {
-	w.mu.Lock()
-	w.msgs = append(w.msgs, r.Message)
-	w.mu.Unlock()
-	return nil
-}
-func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler { return w }
-func (w *warnCounter) WithGroup(string) slog.Handler      { return w }
-
-func (w *warnCounter) count(prefix string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
-	for _, m := range w.msgs {
-		if strings.HasPrefix(m, prefix) {
-			n++
-		}
-	}
-	return n
 }

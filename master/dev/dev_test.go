@@ -264,14 +264,14 @@ func TestDevIsSecuredByDefault(t *testing.T) {
 
 	// Routes: a NATS server that routes to a master without the
 	// credentials is refused and cannot inject a framework's events.
-	ilogs := &logRecorder{}
+	ilogs := &sdktest.LogRecorder{}
 	intruder, err := natsembed.Start(natsembed.Config{Name: "intruder", Cluster: "127.0.0.1:-1",
 		Routes: []string{d.SDK().Masters()[0].NATSRouteURL()}, Logger: slog.New(ilogs)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer intruder.Shutdown()
-	sdktest.Eventually(t, 10*time.Second, func() bool { return ilogs.has("authorization") || intruder.NumRoutes() > 0 },
+	sdktest.Eventually(t, 10*time.Second, func() bool { return ilogs.Count("authorization") > 0 || intruder.NumRoutes() > 0 },
 		"the intruder's route to be judged")
 	if n := intruder.NumRoutes(); n != 0 {
 		t.Fatalf("an intruder without credentials has %d routes to the masters", n)
@@ -375,34 +375,6 @@ func TestCredentialsSurviveRestart(t *testing.T) {
 	if id := c.user(batchUser).ID; id != "fw-old" {
 		t.Errorf("batch identity confined to %s, the framework is fw-old", id)
 	}
-}
-
-// logRecorder keeps what a component logs, so that a test can wait for an
-// event instead of sleeping.
-type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, rec.Message)
-	return nil
-}
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
-
-func (r *logRecorder) has(substr string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, m := range r.msgs {
-		if strings.Contains(strings.ToLower(m), substr) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestDevRestartsOnItsDataDir: agora dev started again on the data dir of
