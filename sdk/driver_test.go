@@ -17,6 +17,7 @@ import (
 
 	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
+	"github.com/agora-cluster/agora/sdk/sdktest/logrec"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
@@ -224,7 +225,7 @@ func (r *rescindCounter) seen() []wire.OfferID {
 func TestSlowSchedulerLosesNoEvents(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(1))
 	counter := &rescindCounter{release: make(chan struct{})}
-	warnings := &sdktest.LogRecorder{Level: slog.LevelWarn}
+	warnings := &logrec.Recorder{Level: slog.LevelWarn}
 	d := c.RunDriver(t, wire.FrameworkInfo{Name: "slow"}, counter, func(cfg *sdk.Config) {
 		cfg.Logger = slog.New(warnings)
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/agora-cluster/agora/master/operator"
 	"github.com/agora-cluster/agora/sdk"
 	"github.com/agora-cluster/agora/sdk/sdktest"
+	"github.com/agora-cluster/agora/sdk/sdktest/logrec"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
@@ -264,7 +265,7 @@ func TestDevIsSecuredByDefault(t *testing.T) {
 
 	// Routes: a NATS server that routes to a master without the
 	// credentials is refused and cannot inject a framework's events.
-	ilogs := &sdktest.LogRecorder{}
+	ilogs := &logrec.Recorder{}
 	intruder, err := natsembed.Start(natsembed.Config{Name: "intruder", Cluster: "127.0.0.1:-1",
 		Routes: []string{d.SDK().Masters()[0].NATSRouteURL()}, Logger: slog.New(ilogs)})
 	if err != nil {

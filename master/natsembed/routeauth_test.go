@@ -1,50 +1,15 @@
 package natsembed
 
 import (
-	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/agora-cluster/agora/sdk/sdktest/logrec"
 )
-
-// logRecorder is a slog handler that keeps every message, so that a test
-// can wait for an event a server logs instead of sleeping.
-type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, rec.Message)
-	return nil
-}
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
-
-func (r *logRecorder) all() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.msgs...)
-}
-
-func (r *logRecorder) count(substr string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, m := range r.msgs {
-		if strings.Contains(strings.ToLower(m), substr) {
-			n++
-		}
-	}
-	return n
-}
 
 // waitFor polls cond every 10 ms until it holds or the deadline passes.
 func waitFor(t *testing.T, d time.Duration, cond func() bool, what string) {
@@ -128,7 +93,7 @@ func TestRouteAuthentication(t *testing.T) {
 		{name: "from-auth-file", member: func(c *Config) { c.Auth = auth }, user: "master", pass: "m-secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &logRecorder{}
+			logs := &logrec.Recorder{}
 			cfg := Config{Name: "n1", Cluster: "127.0.0.1:-1", Logger: slog.New(logs)}
 			tc.member(&cfg)
 			first := start(t, cfg)
@@ -167,11 +132,11 @@ func TestRouteAuthentication(t *testing.T) {
 				{"wrong password in the URL", Config{Name: "intruder3", Cluster: "127.0.0.1:-1",
 					Routes: []string{strings.Replace(first.RouteURL(), "://", "://master:guess@", 1)}}},
 			} {
-				refusals := logs.count("auth")
+				refusals := logs.Count("auth")
 				intruder := start(t, in.cfg)
 				// The attempt has been made and judged once the member logs a
 				// refusal (or, were routes open, the intruder has a route).
-				waitFor(t, 10*time.Second, func() bool { return logs.count("auth") > refusals || intruder.NumRoutes() > 0 },
+				waitFor(t, 10*time.Second, func() bool { return logs.Count("auth") > refusals || intruder.NumRoutes() > 0 },
 					in.name+": the member to judge the route")
 				if n := intruder.NumRoutes(); n != 0 {
 					t.Fatalf("%s: intruder has %d routes", in.name, n)

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/agora-cluster/agora/master/internal/testcert"
+	"github.com/agora-cluster/agora/sdk/sdktest/logrec"
 )
 
 // TestRouteTLS: members given a certificate, its key and the CA route to
@@ -17,7 +18,7 @@ import (
 // certificate is a configuration error.
 func TestRouteTLS(t *testing.T) {
 	ca, cert, key := testcert.Write(t)
-	logs := &logRecorder{}
+	logs := &logrec.Recorder{}
 	member := func(name string, routes ...string) Config {
 		return Config{Name: name, Cluster: "127.0.0.1:-1", Routes: routes, TLSCert: cert, TLSKey: key, TLSCA: ca,
 			ClusterUser: "route", ClusterPassword: "r-secret"}
@@ -29,7 +30,7 @@ func TestRouteTLS(t *testing.T) {
 		t.Fatal("routes are not TLS")
 	}
 	second := start(t, member("n2", first.RouteURL()))
-	waitFor(t, 10*time.Second, func() bool { return first.NumPeers() == 1 && second.NumPeers() == 1 }, "a TLS route between two members: "+fmt.Sprint(logs.all()))
+	waitFor(t, 10*time.Second, func() bool { return first.NumPeers() == 1 && second.NumPeers() == 1 }, "a TLS route between two members: "+fmt.Sprint(logs.Messages()))
 	tlsTo := func(s *Server) *nats.Conn {
 		nc, err := nats.Connect(s.ClientURL(), nats.RootCAs(ca))
 		if err != nil {
@@ -43,10 +44,10 @@ func TestRouteTLS(t *testing.T) {
 		t.Fatal("a message did not cross the TLS route")
 	}
 
-	before := logs.count("tls")
+	before := logs.Count("tls")
 	intruder := start(t, Config{Name: "plain", Cluster: "127.0.0.1:-1", Routes: []string{first.RouteURL()},
 		ClusterUser: "route", ClusterPassword: "r-secret"})
-	waitFor(t, 10*time.Second, func() bool { return logs.count("tls") > before || intruder.NumRoutes() > 0 },
+	waitFor(t, 10*time.Second, func() bool { return logs.Count("tls") > before || intruder.NumRoutes() > 0 },
 		"the member to judge the plain-text route")
 	if n := intruder.NumRoutes(); n != 0 {
 		t.Fatalf("a plain-text server got %d routes to a TLS member", n)
