@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -32,21 +33,15 @@ type childStatus struct {
 	Nice int `json:"nice,omitempty"`
 }
 
-// selfNice reads this process's niceness, field 19 of /proc/self/stat.
+// selfNice returns this process's niceness. Linux's getpriority returns
+// 20 - nice; nice(1) set it before the program started, so every thread
+// has it.
 func selfNice() (int, error) {
-	b, err := os.ReadFile("/proc/self/stat")
+	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
 	if err != nil {
 		return 0, err
 	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, errors.New("bench: /proc/self/stat: no command name")
-	}
-	f := strings.Fields(string(b[i+1:])) // from field 3, the state
-	if len(f) < 17 {
-		return 0, errors.New("bench: /proc/self/stat: too few fields")
-	}
-	return strconv.Atoi(f[16])
+	return 20 - prio, nil
 }
 
 // runAgentsChild is the body of `agora bench agents`: it starts agents,
