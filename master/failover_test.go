@@ -189,6 +189,12 @@ func TestExternalNATS(t *testing.T) {
 	}
 	t.Cleanup(ns.Shutdown)
 	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(1, "cpus:1;mem:512"), sdktest.ExternalNATS(ns.ClientURL()))
+	want := strings.TrimPrefix(ns.ClientURL(), "nats://")
+	for _, m := range c.Masters() {
+		if got := m.NATSAddr(); got != want {
+			t.Errorf("master connected to NATS at %q, want the external server %s", got, want)
+		}
+	}
 	d, rec, o := c.Offered(t, wire.FrameworkInfo{Name: "external"}, nil)
 	if _, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, shellTask("ext", "exit 0")); err != nil {
 		t.Fatal(err)

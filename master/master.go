@@ -134,27 +134,32 @@ func (m *Master) start() error {
 }
 
 func (m *Master) connectNATS() (*nats.Conn, error) {
-	url := ""
-	if m.ns != nil {
-		url = m.ns.ClientURL()
-	} else {
-		url = joinURLs(m.cfg.NATSURLs)
-	}
-	opts := []nats.Option{}
-	if m.cfg.TLSCA != "" {
-		opts = append(opts, nats.RootCAs(m.cfg.TLSCA))
+	opts := []nats.Option{
+		nats.Name("agora-master-" + m.cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(100 * time.Millisecond),
+		nats.ReconnectBufSize(64 << 20),
+		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(3),
 	}
 	if m.cfg.Auth != nil {
 		u := m.cfg.Auth.Master()
 		opts = append(opts, nats.UserInfo(u.Name, u.Password))
 	}
-	nc, err := nats.Connect(url, append(opts,
-		nats.Name("agora-master-"+m.cfg.Name),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(100*time.Millisecond),
-		nats.ReconnectBufSize(64<<20),
-		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(3),
-	)...)
+	if m.ns != nil {
+		// The master talks to its own embedded server in-process: no
+		// loopback socket, so no system calls, on the path every call,
+		// status update and offer takes.
+		nc, err := m.ns.ConnectInProcess(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("master: connect to the embedded NATS server: %w", err)
+		}
+		return nc, nil
+	}
+	url := joinURLs(m.cfg.NATSURLs)
+	if m.cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(m.cfg.TLSCA))
+	}
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("master: connect NATS %s: %w", url, err)
 	}

@@ -21,7 +21,7 @@ import (
 // TestTLS: with certificate files, the HTTP API and NATS speak TLS (the
 // routes between the three masters' NATS servers too); agents and
 // frameworks that trust the CA work, and a client that does not is
-// refused.
+// refused. The masters reach their own NATS servers in-process.
 func TestTLS(t *testing.T) {
 	ca, cert, key := testcert.Write(t)
 	c := sdktest.Start(t, sdktest.Masters(3), sdktest.Agents(1, "cpus:1;mem:256"), sdktest.Simulated(),
@@ -31,6 +31,12 @@ func TestTLS(t *testing.T) {
 	if nc, err := nats.Connect(c.NATSURLs()[0]); err == nil {
 		nc.Close()
 		t.Fatal("a client that does not trust the CA connected")
+	}
+	// Each master talks to its own server in-process, without TLS.
+	for _, m := range c.Masters() {
+		if got := m.NATSAddr(); got != "pipe" {
+			t.Errorf("master connected to its embedded NATS server at %q, want in-process", got)
+		}
 	}
 	rec := sdktest.NewRecorder()
 	d := c.RunDriver(t, wire.FrameworkInfo{Name: "tls"}, rec, func(cfg *sdk.Config) { cfg.TLSCA = ca })
