@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/sdk/sdktest"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
@@ -85,6 +86,25 @@ func TestOffers(t *testing.T) {
 	}
 	if r.MasterOfferLatency.Count == 0 || r.AllocationPass.Count == 0 {
 		t.Fatalf("master histograms not read: %+v %+v", r.MasterOfferLatency, r.AllocationPass)
+	}
+}
+
+// TestOffersRateLimited: samples whose DECLINE the master refuses as over
+// the framework's call rate are counted apart, and their offers still go
+// back: every other sample is taken.
+func TestOffersRateLimited(t *testing.T) {
+	o := tiny(t, ScenarioOffers)
+	o.masterConfig = func(mc *master.Config) { mc.CallRate, mc.CallBurst = 50, 5 }
+	res := run(t, o)
+	r := res.Offers
+	if r == nil || r.Latency.N+r.Missed != o.Samples {
+		t.Fatalf("offers: %+v; want %d samples in all", r, o.Samples)
+	}
+	if r.RateLimited == 0 || r.RateLimited != r.Missed || r.Latency.N == 0 {
+		t.Fatalf("%d samples, %d missed, %d of them rate limited; want some of each, and every miss a rate-limited DECLINE", r.Latency.N, r.Missed, r.RateLimited)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "call rate") {
+		t.Fatalf("notes do not explain the missed samples: %q", res.Notes)
 	}
 }
 

@@ -72,6 +72,9 @@ func newEnv(ctx context.Context, o *Options, prog *progress) (*env, error) {
 					mc.RaftHeartbeatTimeout, mc.RaftElectionTimeout = o.RaftTimeout, o.RaftTimeout
 					mc.RaftLeaderLease = o.RaftTimeout
 				}
+				if o.masterConfig != nil {
+					o.masterConfig(mc)
+				}
 			},
 		})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/agora-cluster/agora/master"
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
@@ -142,6 +143,10 @@ type Options struct {
 	// every two seconds (for a log).
 	Progress      io.Writer
 	ProgressLines bool
+
+	// masterConfig, if set, adjusts the in-process masters' configuration
+	// (tests).
+	masterConfig func(*master.Config)
 }
 
 // DefaultOptions returns the sizes of the targets for a scenario.
