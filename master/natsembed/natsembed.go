@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 )
 
 // Config says where the embedded server listens and whom it routes to.
@@ -220,17 +219,6 @@ func splitHostPort(hp string) (string, int, error) {
 
 // ClientURL is the URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
-
-// ConnectInProcess connects a client inside this process to the server
-// with no socket: an in-memory pipe, and reconnects the same way. Such a
-// client logs in like any other but never uses TLS, since nothing leaves
-// the process. A refused login takes the server's write deadline (10 s)
-// to be reported, over a pipe that buffers nothing.
-func (s *Server) ConnectInProcess(opts ...nats.Option) (*nats.Conn, error) {
-	// A tls:// URL would make the client insist on TLS over the pipe.
-	u := url.URL{Scheme: "nats", Host: strings.TrimPrefix(strings.TrimPrefix(s.ns.ClientURL(), "tls://"), "nats://")}
-	return nats.Connect(u.String(), append(opts, nats.InProcessServer(s.ns))...)
-}
 
 // RouteURL is the URL other members route to ("" without clustering).
 func (s *Server) RouteURL() string {
