@@ -22,25 +22,13 @@ func TestIdentityWithSeveralIDs(t *testing.T) {
 		{Name: "examples", Password: "e", Kind: KindFramework, IDs: []string{"hello", "pi"}, Principal: "dev"},
 	}}
 	s := start(t, Config{Auth: auth})
-	var (
-		mu   sync.Mutex
-		errs []string
-	)
-	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("examples", "e"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		errs = append(errs, err.Error())
-	}))
+	onErr, violations := asyncErrors()
+	nc, err := nats.Connect(s.ClientURL(), nats.UserInfo("examples", "e"), onErr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	subj := wire.NewSubjects("")
-	violations := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Join(errs, "\n")
-	}
 	for _, id := range []wire.FrameworkID{"hello", "pi"} {
 		if _, err := nc.SubscribeSync(subj.Framework(id)); err != nil {
 			t.Fatal(err)
@@ -115,5 +103,25 @@ func TestAuthSaveLoad(t *testing.T) {
 	}
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("loaded %+v, saved %+v", b, a)
+	}
+}
+
+// asyncErrors returns a client option that records the connection's
+// asynchronous errors (permission violations among them), and a function
+// that returns them so far, one per line.
+func asyncErrors() (nats.Option, func() string) {
+	var (
+		mu   sync.Mutex
+		errs []string
+	)
+	opt := nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err.Error())
+	})
+	return opt, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Join(errs, "\n")
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,15 +27,8 @@ func TestInProcessClient(t *testing.T) {
 		{Name: "master", Password: "m", Kind: KindMaster},
 		{Name: "hello", Password: "h", Kind: KindFramework, IDs: []string{"hello"}},
 	}}})
-	var (
-		mu   sync.Mutex
-		errs []string
-	)
-	in, err := s.ConnectInProcess(nats.UserInfo("hello", "h"), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		errs = append(errs, err.Error())
-	}))
+	onErr, violations := asyncErrors()
+	in, err := s.ConnectInProcess(nats.UserInfo("hello", "h"), onErr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +38,8 @@ func TestInProcessClient(t *testing.T) {
 	}
 	subj := wire.NewSubjects("")
 	_, _ = in.SubscribeSync(subj.Framework("other"))
-	waitFor(t, 5*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.Contains(strings.Join(errs, "\n"), "Permissions Violation for Subscription")
-	}, "another framework's subject to be refused")
+	waitFor(t, 5*time.Second, func() bool { return strings.Contains(violations(), "Permissions Violation for Subscription") },
+		"another framework's subject to be refused")
 
 	sub, err := in.SubscribeSync(subj.Framework("hello"))
 	if err != nil {
