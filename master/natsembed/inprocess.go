@@ -14,8 +14,7 @@ import (
 // ConnectInProcess connects a client inside this process to the server
 // with no socket: an in-memory pipe, and reconnects the same way. Such a
 // client logs in like any other but never uses TLS, since nothing leaves
-// the process. A refused login takes the server's write deadline (10 s)
-// to be reported, over a pipe that buffers nothing.
+// the process.
 func (s *Server) ConnectInProcess(opts ...nats.Option) (*nats.Conn, error) {
 	// A tls:// URL would make the client insist on TLS over the pipe.
 	u := url.URL{Scheme: "nats", Host: strings.TrimPrefix(strings.TrimPrefix(s.ns.ClientURL(), "tls://"), "nats://")}

@@ -18,15 +18,21 @@ import (
 )
 
 // TestInProcessClient: a client inside the process connects with no
-// socket and no TLS, even when the server makes TCP clients use TLS; it is
-// held to its identity's permissions like any client, and exchanges
-// messages with TCP clients.
+// socket and no TLS, even when the server makes TCP clients use TLS; it
+// must log in, is held to its identity's permissions like any client, and
+// exchanges messages with TCP clients.
 func TestInProcessClient(t *testing.T) {
 	ca, cert, key := testcert.Write(t)
 	s := start(t, Config{TLSCert: cert, TLSKey: key, Auth: &Auth{Users: []User{
 		{Name: "master", Password: "m", Kind: KindMaster},
 		{Name: "hello", Password: "h", Kind: KindFramework, IDs: []string{"hello"}},
 	}}})
+	if nc, err := s.ConnectInProcess(nats.UserInfo("hello", "wrong")); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("in-process login with a wrong password: %v, want an authorization violation", err)
+	}
 	onErr, violations := asyncErrors()
 	in, err := s.ConnectInProcess(nats.UserInfo("hello", "h"), onErr)
 	if err != nil {
