@@ -22,8 +22,8 @@ type OffersResult struct {
 	Missed int `json:"missed"`
 	// RateLimited of the missed samples had their DECLINE refused as over
 	// the framework's call rate (the master's CallRate: 2,000 calls/s per
-	// framework by default, with a burst of 4,000), as long runs at over
-	// 20,000 samples/s over 10 frameworks are.
+	// framework by default, with a burst of 4,000), as happens in long
+	// runs at over 20,000 samples/s across 10 frameworks.
 	RateLimited int `json:"rate_limited,omitempty"`
 	// MasterOfferLatency is the master's own view (its histogram
 	// agora_master_offer_latency_seconds over the run): from the event
