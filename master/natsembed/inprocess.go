@@ -1,10 +1,10 @@
 package natsembed
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,8 +16,11 @@ import (
 // client logs in like any other but never uses TLS, since nothing leaves
 // the process.
 func (s *Server) ConnectInProcess(opts ...nats.Option) (*nats.Conn, error) {
-	// A tls:// URL would make the client insist on TLS over the pipe.
-	u := url.URL{Scheme: "nats", Host: strings.TrimPrefix(strings.TrimPrefix(s.ns.ClientURL(), "tls://"), "nats://")}
+	u, err := url.Parse(s.ns.ClientURL())
+	if err != nil {
+		return nil, fmt.Errorf("natsembed: client URL: %w", err)
+	}
+	u.Scheme = "nats" // tls:// would make the client insist on TLS over the pipe
 	return nats.Connect(u.String(), append(opts, nats.InProcessServer(inProcess{s}))...)
 }
 
