@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -392,5 +393,60 @@ func applyOnLeader(ctx context.Context, nodes []*raftnode.Node, cmd []byte) erro
 			return err
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestShutdownAnswersEveryCommand shuts a leader down while appliers keep
+// it busy, many times over. Every command raft accepted must be answered
+// (committed, or refused for a lost leadership), so that no goroutine is
+// left waiting on a future raft will never complete.
+func TestShutdownAnswersEveryCommand(t *testing.T) {
+	const rounds, appliers = 15, 8
+	for round := range rounds {
+		nodes, _ := raftnode.TestCluster(t, 1, func() raft.FSM { return &countFSM{} })
+		n := raftnode.WaitForLeader(t, nodes, wait)
+		var applied sync.WaitGroup
+		var committed, refused [appliers]int
+		started := make(chan struct{}, appliers)
+		for i := range appliers {
+			applied.Add(1)
+			go func() {
+				defer applied.Done()
+				for {
+					_, err := n.Apply(context.Background(), []byte("x"))
+					switch {
+					case err == nil:
+						if committed[i]++; committed[i] == 5 {
+							started <- struct{}{}
+						}
+					case errors.Is(err, raftnode.ErrShutdown), errors.Is(err, raftnode.ErrNotLeader):
+						refused[i]++
+						return
+					default:
+						t.Errorf("Apply: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		for range appliers {
+			<-started
+		}
+		if err := n.Shutdown(); err != nil {
+			t.Fatal(err)
+		}
+		applied.Wait()
+		for i := range appliers {
+			if refused[i] != 1 {
+				t.Fatalf("round %d: applier %d ended without a refusal", round, i)
+			}
+		}
+		raftnode.WaitFor(t, wait, func() error {
+			buf := make([]byte, 1<<20)
+			if s := string(buf[:runtime.Stack(buf, true)]); strings.Contains(s, "raftnode.waitFuture") {
+				return fmt.Errorf("round %d: a goroutine still waits on a raft future:\n%s", round, s)
+			}
+			return nil
+		})
 	}
 }

@@ -65,7 +65,15 @@ type Node struct {
 
 	leadership leaderNotifier
 
-	closing      atomic.Bool   // set when Shutdown starts
+	// enqueueMu is held for reading while a command is handed to raft
+	// and for writing while Shutdown sets closing, so that no command
+	// reaches raft once Shutdown has begun.
+	enqueueMu sync.RWMutex
+	closing   atomic.Bool // set under enqueueMu's write lock
+	// pending counts the commands raft accepted and has not answered;
+	// drained receives when it falls to 0 once closing is set.
+	pending      atomic.Int64
+	drained      chan struct{}
 	shutdownCh   chan struct{} // closed when raft has stopped
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -170,7 +178,7 @@ func newNode(cfg Config, fsm raft.FSM, trans *raft.NetworkTransport, hlog hclog.
 		_ = store.Close()
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
-	n := &Node{cfg: cfg, raft: r, store: store, transport: trans, bootstrap: bootstrapped, shutdownCh: make(chan struct{})}
+	n := &Node{cfg: cfg, raft: r, store: store, transport: trans, bootstrap: bootstrapped, shutdownCh: make(chan struct{}), drained: make(chan struct{}, 1)}
 	n.wg.Add(1)
 	go n.watchLeadership()
 	return n, nil
@@ -207,11 +215,12 @@ func (n *Node) watchLeadership() {
 func (n *Node) Apply(ctx context.Context, cmd []byte) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	timeout, err := n.enqueueTimeout(ctx)
+	f, err := enqueue(n, ctx, func(timeout time.Duration) raft.ApplyFuture {
+		return n.raft.Apply(cmd, timeout)
+	})
 	if err != nil {
 		return nil, err
 	}
-	f := n.raft.Apply(cmd, timeout)
 	if err := n.wait(ctx, f); err != nil {
 		return nil, err
 	}
@@ -229,40 +238,47 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (any, error) {
 func (n *Node) Barrier(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	timeout, err := n.enqueueTimeout(ctx)
+	f, err := enqueue(n, ctx, n.raft.Barrier)
 	if err != nil {
 		return err
 	}
-	return n.wait(ctx, n.raft.Barrier(timeout))
+	return n.wait(ctx, f)
 }
 
-// enqueueTimeout is how long raft may take to accept a command: the time
-// left before ctx's deadline (ctx always has one here). It refuses at once
-// once Shutdown has started: raft, shut down, may still accept a command
-// into its queue and then never answer it.
-func (n *Node) enqueueTimeout(ctx context.Context) (time.Duration, error) {
+// enqueue hands a command to raft through submit, giving raft the time
+// left before ctx's deadline (ctx always has one here) to accept it, and
+// counts it as pending until wait sees raft's answer. It refuses once
+// Shutdown has begun. The check and the hand-over are one step under
+// enqueueMu: raft, once shut down, picks at random between refusing a
+// command and queueing it in a buffer no one reads any more, and a
+// queued command is never answered.
+func enqueue[F raft.Future](n *Node, ctx context.Context, submit func(time.Duration) F) (f F, err error) {
+	n.enqueueMu.RLock()
+	defer n.enqueueMu.RUnlock()
 	if n.closing.Load() {
-		return 0, ErrShutdown
+		return f, ErrShutdown
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("raftnode: %w", err)
+		return f, fmt.Errorf("raftnode: %w", err)
 	}
 	dl, _ := ctx.Deadline()
-	if d := time.Until(dl); d > 0 {
-		return d, nil
+	d := time.Until(dl)
+	if d <= 0 {
+		return f, fmt.Errorf("raftnode: %w", context.DeadlineExceeded)
 	}
-	return 0, fmt.Errorf("raftnode: %w", context.DeadlineExceeded)
+	n.pending.Add(1)
+	return submit(d), nil
 }
 
 // wait waits for a raft future, the context or the node's shutdown. raft
 // never answers futures still queued when it shuts down (with
 // BatchApplyCh the queue is buffered), so a caller must not wait on the
 // future alone. The goroutine that does (waitFuture) ends when raft
-// answers, which for a command enqueued just as Shutdown began is never:
-// that goroutine then leaks (a few hundred bytes, once per such race).
+// answers; Shutdown lets raft answer every pending command before it
+// stops raft (see Shutdown).
 func (n *Node) wait(ctx context.Context, f raft.Future) error {
 	done := make(chan error, 1)
-	go waitFuture(f, done)
+	go n.waitFuture(f, done)
 	select {
 	case err := <-done:
 		return wrap(err)
@@ -273,7 +289,16 @@ func (n *Node) wait(ctx context.Context, f raft.Future) error {
 	}
 }
 
-func waitFuture(f raft.Future, done chan<- error) { done <- f.Error() }
+func (n *Node) waitFuture(f raft.Future, done chan<- error) {
+	err := f.Error()
+	if n.pending.Add(-1) == 0 && n.closing.Load() {
+		select {
+		case n.drained <- struct{}{}:
+		default:
+		}
+	}
+	done <- err
+}
 
 // wrap turns raft's errors into this package's sentinels.
 func wrap(err error) error {
@@ -368,12 +393,27 @@ func (n *Node) Stats() map[string]string { return n.raft.Stats() }
 // (snapshots, membership changes). Do not read its LeaderCh.
 func (n *Node) Raft() *raft.Raft { return n.raft }
 
-// Shutdown stops raft, then the leadership notifier, the transport and
-// the stores. It is safe to call more than once and from several
-// goroutines; every call returns the first call's result.
+// Shutdown refuses new commands, lets raft answer the pending ones, then
+// stops raft, the leadership notifier, the transport and the stores. A
+// pending command is committed, or refused with ErrNotLeader once the
+// leader has lost its peers (raft steps down within its lease timeout);
+// Shutdown waits for that at most twice the heartbeat timeout, as raft
+// never answers a command still queued when it stops. It is safe to call
+// more than once and from several goroutines; every call returns the
+// first call's result.
 func (n *Node) Shutdown() error {
 	n.shutdownOnce.Do(func() {
+		n.enqueueMu.Lock()
 		n.closing.Store(true)
+		n.enqueueMu.Unlock()
+		if n.pending.Load() > 0 {
+			t := time.NewTimer(2 * n.cfg.HeartbeatTimeout)
+			select {
+			case <-n.drained:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		errs := []error{n.raft.Shutdown().Error()}
 		close(n.shutdownCh)
 		n.wg.Wait()
