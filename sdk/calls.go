@@ -12,8 +12,9 @@ import (
 
 // request makes a call and decodes the reply into out (if not nil). A
 // refusal comes back as a *wire.Error; a master that no longer knows the
-// framework makes the driver re-subscribe.
-func (d *Driver) request(ctx context.Context, t wire.Type, body, out any) (wire.Envelope, error) {
+// framework makes the driver re-subscribe. A call a replaced leader left
+// unanswered ends with ErrLeaderChanged (see callTerms).
+func (d *Driver) request(parent context.Context, t wire.Type, body, out any) (wire.Envelope, error) {
 	if d.isStopped() {
 		return wire.Envelope{}, ErrStopped
 	}
@@ -24,8 +25,10 @@ func (d *Driver) request(ctx context.Context, t wire.Type, body, out any) (wire.
 	if err != nil {
 		return wire.Envelope{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(parent, d.cfg.CallTimeout)
 	defer cancel()
+	term := d.calls.current()
+	defer context.AfterFunc(term, cancel)()
 	msg, err := d.nc.RequestWithContext(ctx, d.subj.Call(d.id), data)
 	if err != nil {
 		if d.isStopped() {
@@ -34,12 +37,16 @@ func (d *Driver) request(ctx context.Context, t wire.Type, body, out any) (wire.
 		if errors.Is(err, nats.ErrNoResponders) {
 			return wire.Envelope{}, fmt.Errorf("sdk: %s: no leader is answering: %w", t, err)
 		}
+		if parent.Err() == nil && context.Cause(term) == ErrLeaderChanged {
+			return wire.Envelope{}, fmt.Errorf("sdk: %s: %w", t, ErrLeaderChanged)
+		}
 		return wire.Envelope{}, fmt.Errorf("sdk: %s: %w", t, err)
 	}
 	env, err := wire.Decode(msg.Data)
 	if err != nil {
 		return env, err
 	}
+	d.calls.heard(env.Term)
 	if err := wire.ReplyError(env); err != nil {
 		var we *wire.Error
 		if errors.As(err, &we) && we.Code == wire.CodeUnknownFramework && t != wire.TypeSubscribe && t != wire.TypeTeardown {

@@ -58,6 +58,13 @@ var (
 	ErrNotSubscribed = errors.New("sdk: not subscribed")
 	// ErrAlreadyRunning is returned by Run while another Run is under way.
 	ErrAlreadyRunning = errors.New("sdk: driver already running")
+	// ErrLeaderChanged is returned by a call still unanswered shortly
+	// after a newer leader announced itself: the leader it reached died
+	// or stepped down with it in hand. As after a timeout, the call may or
+	// may not have taken effect (a launch may have been committed):
+	// reconcile the tasks concerned, or repeat a call that is safe to
+	// repeat.
+	ErrLeaderChanged = errors.New("sdk: the leader changed before it answered")
 )
 
 // Driver connects a [Scheduler] to the master cluster: it subscribes,
@@ -72,6 +79,7 @@ type Driver struct {
 	ownsNC bool
 	id     wire.FrameworkID
 	fence  wire.TermFence
+	calls  *callTerms
 
 	events chan wire.Envelope
 	resub  chan struct{}
@@ -141,6 +149,7 @@ func NewDriver(cfg Config, s Scheduler) (*Driver, error) {
 		log:     log.With("framework", id),
 		subj:    wire.NewSubjects(cfg.Prefix),
 		id:      id,
+		calls:   newCallTerms(),
 		events:  make(chan wire.Envelope, eventQueue),
 		resub:   make(chan struct{}, 1),
 		stopped: make(chan struct{}),
@@ -258,6 +267,11 @@ func (d *Driver) connect() error {
 			return
 		}
 		d.heard.Store(time.Now().UnixNano())
+		if env.Type == wire.TypeLeader {
+			// At once, not when the event loop gets to it: calls the
+			// previous leader will never answer end from here.
+			d.calls.heard(env.Term)
+		}
 		select {
 		case d.events <- env:
 		case <-d.stopped:

@@ -293,7 +293,13 @@ func (f *framework) accept(ctx context.Context, job acceptJob) {
 		f.requeue(job.tasks)
 	case ctx.Err() != nil:
 	default:
-		f.t.acceptFailed("NO_ANSWER")
+		// No answer: by the timeout, or because a newer leader announced
+		// itself meanwhile (the one holding the ACCEPT died).
+		code := "NO_ANSWER"
+		if errors.Is(err, sdk.ErrLeaderChanged) {
+			code = "LEADER_CHANGED"
+		}
+		f.t.acceptFailed(code)
 		f.t.setUncertain(job.tasks, true)
 		f.mu.Lock()
 		for _, r := range job.tasks {
