@@ -2,10 +2,18 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/agora-cluster/agora/sdk/wire"
 )
+
+// noLeaderRetry is the least time an agent waits before it asks again
+// when no master answered its registration (it waits up to twice that).
+const noLeaderRetry = time.Second
 
 // registerLoop registers with the leader, then heartbeats; a new leader
 // (or a master's REREGISTER) makes it register again with the tasks it
@@ -17,14 +25,24 @@ func (a *Agent) registerLoop() {
 			return
 		}
 		if err := a.register(); err != nil {
-			a.log.Debug("registration failed; retrying", "err", err, "in", backoff)
+			wait := backoff
+			if errors.Is(err, nats.ErrNoResponders) {
+				// No master leads (an election is under way). The new
+				// leader's announcement starts the registration (within
+				// its spread); until then the agent asks again only now
+				// and then, not in a burst with every other agent whose
+				// registration was refused the same way.
+				wait = noLeaderRetry + rand.N(noLeaderRetry)
+			} else {
+				backoff = min(backoff*2, 2*time.Second)
+			}
+			a.log.Debug("registration failed; retrying", "err", err, "in", wait)
 			select {
 			case <-a.ctx.Done():
 				return
 			case <-a.reregister:
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			}
-			backoff = min(backoff*2, 2*time.Second)
 			continue
 		}
 		backoff = 50 * time.Millisecond

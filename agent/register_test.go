@@ -100,29 +100,13 @@ func (l *handLeader) registrations(term uint64) int {
 // agent's heartbeat reached it before the registration), the agent
 // registers then, and the scheduled registration is not sent as well.
 func TestOneRegistrationPerTerm(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(5 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
+	ns := startNATS(t, -1)
 	// A spread of 5 s: the leader's ask (at the agent's next heartbeat,
 	// within 100 ms) comes before the scheduled registration but in a
 	// negligible share of runs.
 	leader := startHandLeader(t, ns.ClientURL(), 5*time.Second)
 	logs := &logrec.Recorder{}
-	cfg := agent.DefaultConfig()
-	cfg.WorkDir, cfg.NATSURLs, cfg.Logger = t.TempDir(), []string{ns.ClientURL()}, slog.New(logs)
-	cfg.Resources = wire.Resources{CPUs: 1, MemMB: 256, DiskMB: 1024}
-	cfg.Executor = launcher.NewSimExecutor()
-	a, err := agent.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Stop(false) })
+	startAgent(t, ns.ClientURL(), logs)
 	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(1) == 1 }, "the agent registered in term 1")
 
 	term := leader.newTerm()
@@ -133,4 +117,54 @@ func TestOneRegistrationPerTerm(t *testing.T) {
 	if n := leader.registrations(term); n != 1 {
 		t.Fatalf("the agent registered %d times in term %d, want once", n, term)
 	}
+}
+
+// startNATS starts a bare NATS server on a loopback port (-1: a free one).
+func startNATS(t *testing.T, port int) *server.Server {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(5 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	return ns
+}
+
+func startAgent(t *testing.T, url string, logs *logrec.Recorder) *agent.Agent {
+	t.Helper()
+	cfg := agent.DefaultConfig()
+	cfg.WorkDir, cfg.NATSURLs, cfg.Logger = t.TempDir(), []string{url}, slog.New(logs)
+	cfg.Resources = wire.Resources{CPUs: 1, MemMB: 256, DiskMB: 1024}
+	cfg.Executor = launcher.NewSimExecutor()
+	a, err := agent.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(false) })
+	return a
+}
+
+// TestNoLeaderNoRetryBurst: while no master answers (an election is under
+// way), an agent asks again only every second or two, not with a quick
+// backoff that, across a cluster's agents, makes a burst of requests on
+// the NATS servers just when the masters are electing a leader; the new
+// leader's announcement makes it register.
+func TestNoLeaderNoRetryBurst(t *testing.T) {
+	ns := startNATS(t, -1)
+	logs := &logrec.Recorder{}
+	startAgent(t, ns.ClientURL(), logs)
+	sdktest.Eventually(t, 5*time.Second, func() bool { return logs.Count("registration failed") > 0 }, "a refused registration")
+	// The quick backoff (50 ms, doubling) failed 6 times in 2.5 s; asking
+	// every 1-2 s fails at most 3 times (at 0, 1-2 and 2-4 s).
+	time.Sleep(2500 * time.Millisecond) // an observation window, not a wait for an event
+	if n := logs.Count("registration failed"); n > 3 {
+		t.Fatalf("%d registrations refused for want of a leader in 2.5 s; want at most 3", n)
+	}
+	leader := startHandLeader(t, ns.ClientURL(), 0)
+	term := leader.newTerm()
+	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(term) == 1 }, "the agent registered with the announced leader")
 }
