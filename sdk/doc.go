@@ -56,6 +56,11 @@
 //     dropped, so a deposed master cannot offer or update.
 //   - Heartbeats to the master so that the framework's failover timeout
 //     only starts when the framework is really gone.
+//   - Ends calls a replaced leader never answers: once a newer leader has
+//     announced itself, a call still unanswered 500 ms later returns
+//     [ErrLeaderChanged] instead of waiting for Config.CallTimeout. Like a
+//     timeout, it leaves the call's effect in doubt: reconcile the tasks a
+//     failed launch named.
 //
 // # Stopping
 //
