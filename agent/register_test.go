@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/agora-cluster/agora/agent"
@@ -100,7 +99,7 @@ func (l *handLeader) registrations(term uint64) int {
 // agent's heartbeat reached it before the registration), the agent
 // registers then, and the scheduled registration is not sent as well.
 func TestOneRegistrationPerTerm(t *testing.T) {
-	ns := startNATS(t, -1)
+	ns := sdktest.StartNATS(t)
 	// A spread of 5 s: the leader's ask (at the agent's next heartbeat,
 	// within 100 ms) comes before the scheduled registration but in a
 	// negligible share of runs.
@@ -117,21 +116,6 @@ func TestOneRegistrationPerTerm(t *testing.T) {
 	if n := leader.registrations(term); n != 1 {
 		t.Fatalf("the agent registered %d times in term %d, want once", n, term)
 	}
-}
-
-// startNATS starts a bare NATS server on a loopback port (-1: a free one).
-func startNATS(t *testing.T, port int) *server.Server {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(5 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	return ns
 }
 
 func startAgent(t *testing.T, url string, logs *logrec.Recorder) *agent.Agent {
@@ -154,7 +138,7 @@ func startAgent(t *testing.T, url string, logs *logrec.Recorder) *agent.Agent {
 // the NATS servers just when the masters are electing a leader; the new
 // leader's announcement makes it register.
 func TestNoLeaderNoRetryBurst(t *testing.T) {
-	ns := startNATS(t, -1)
+	ns := sdktest.StartNATS(t)
 	logs := &logrec.Recorder{}
 	startAgent(t, ns.ClientURL(), logs)
 	sdktest.Eventually(t, 5*time.Second, func() bool { return logs.Count("registration failed") > 0 }, "a refused registration")

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/agora-cluster/agora/sdk"
@@ -96,15 +95,7 @@ func (h *handLeaders) publish(t *testing.T, subject string, typ wire.Type, term 
 // leader has announced itself, not at the call timeout; a call the new
 // leader answers shortly after its announcement succeeds.
 func TestCallEndsWhenItsLeaderIsReplaced(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(5 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
+	ns := sdktest.StartNATS(t)
 	h := startHandLeaders(t, ns.ClientURL())
 	d, err := sdk.NewDriver(sdk.Config{
 		NATSURLs:    []string{ns.ClientURL()},
