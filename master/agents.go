@@ -75,6 +75,9 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
 		err := l.m.applyRegisterAgent(ctx, info)
 		cancel()
+		if err != nil && !l.active() {
+			err = l.deposed()
+		}
 		if err != nil {
 			l.reply(msg, "", nil, asWireError(err))
 			return
@@ -83,6 +86,10 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	l.mu.Lock()
 	if !l.active() {
 		l.mu.Unlock()
+		// Deposed while the registration waited: say so, rather than
+		// leave the agent waiting for its request's timeout; it registers
+		// with the next leader when that one announces itself.
+		l.reply(msg, "", nil, l.deposed())
 		return
 	}
 	var lost, keep []*taskState

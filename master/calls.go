@@ -154,6 +154,9 @@ func (l *leader) subscribe(msg *nats.Msg, info wire.FrameworkInfo) {
 		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
 		err := l.m.applyRegisterFramework(ctx, info)
 		cancel()
+		if err != nil && !l.active() {
+			err = l.deposed()
+		}
 		if err != nil {
 			l.reply(msg, "", nil, asWireError(err))
 			return
@@ -162,6 +165,7 @@ func (l *leader) subscribe(msg *nats.Msg, info wire.FrameworkInfo) {
 	l.mu.Lock()
 	if !l.active() {
 		l.mu.Unlock()
+		l.reply(msg, "", nil, l.deposed())
 		return
 	}
 	f := l.frameworks[info.ID]

@@ -247,6 +247,12 @@ func (l *leader) goFunc(f func()) {
 
 func (l *leader) active() bool { return l.ctx.Err() == nil }
 
+// deposed is the answer of a leader that stepped down while a request
+// waited.
+func (l *leader) deposed() error {
+	return wire.Errorf(wire.CodeNotLeader, "%s is no longer the leader (term %d)", l.m.cfg.Name, l.term)
+}
+
 func (l *leader) info() wire.LeaderInfo {
 	return wire.LeaderInfo{Name: l.m.cfg.Name, Term: l.term, HTTP: l.m.HTTPAddr()}
 }

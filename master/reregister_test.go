@@ -1,6 +1,7 @@
 package master_test
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -268,6 +269,79 @@ func TestNewLeaderLetsAgentsRegisterInTheirSpread(t *testing.T) {
 			}
 		case <-deadline:
 			t.Fatal("the leader never asked the heartbeating, unregistered agent to register")
+		}
+	}
+}
+
+// TestDeposedLeaderAnswersRegistration: a leader that stepped down while
+// an agent's registration or a framework's SUBSCRIBE waited answers
+// NOT_LEADER, whether it needed a raft write (a new agent or framework)
+// or not (one it knew), instead of leaving the sender to wait out its
+// request's timeout.
+func TestDeposedLeaderAnswersRegistration(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Simulated())
+	known := startRawAgent(t, c, "raw1")
+	fresh := newRawAgent(t, c, "raw2")
+	rec := sdktest.NewRecorder()
+	d := c.RunDriver(t, wire.FrameworkInfo{Name: "subscribed"}, rec)
+	rec.WaitSubscribed(t, 5*time.Second, 1)
+	nc := known.nc
+	handed := make(chan *nats.Msg, 1)
+	sub, err := nc.ChanSubscribe("deposed.requests", handed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	subscribed, ok := c.Leader().RegisteredFramework(d.FrameworkID())
+	if !ok {
+		t.Fatal("the subscribed framework is not in the registry")
+	}
+	register := func(a *rawAgent) []byte {
+		return wire.MustEncode(wire.TypeRegisterAgent, string(a.info.ID), 0, wire.RegisterAgent{Agent: a.info})
+	}
+	subscribe := func(fw wire.FrameworkInfo) []byte {
+		return wire.MustEncode(wire.TypeSubscribe, string(fw.ID), 0, wire.Subscribe{Framework: fw})
+	}
+	requests := []struct {
+		name string
+		data []byte
+	}{
+		{"registration of a known agent", register(known)},
+		{"registration of a new agent", register(fresh)},
+		{"SUBSCRIBE of a known framework", subscribe(subscribed)},
+		{"SUBSCRIBE of a new framework", subscribe(wire.FrameworkInfo{ID: "fw-new", Name: "new"})},
+	}
+	for _, r := range requests {
+		name, b := r.name, r.data
+		answered := make(chan *nats.Msg, 1)
+		go func() {
+			// To a subject only the test serves, so that no live leader
+			// answers it.
+			resp, err := nc.Request("deposed.requests", b, 5*time.Second)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			answered <- resp
+		}()
+		select {
+		case msg := <-handed:
+			if err := c.Leader().HandToDeposedLeader(1, msg); err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s did not arrive", name)
+		}
+		resp := <-answered
+		if resp == nil {
+			continue // reported
+		}
+		env, err := wire.Decode(resp.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var we *wire.Error
+		if err := wire.ReplyError(env); !errors.As(err, &we) || we.Code != wire.CodeNotLeader {
+			t.Errorf("%s: answered %s %v, want NOT_LEADER", name, env.Type, err)
 		}
 	}
 }
