@@ -33,6 +33,11 @@ type Config struct {
 	KillGrace time.Duration
 	// RegisterTimeout bounds one registration request.
 	RegisterTimeout time.Duration
+	// NoLeaderRetry is the least time an agent waits (it waits up to
+	// twice that) before it asks again when no master leads: none
+	// answered its registration, or the one that did had stepped down.
+	// The new leader's announcement starts a registration sooner.
+	NoLeaderRetry time.Duration
 	// UpdateBackoffMin and UpdateBackoffMax bound the resend interval of
 	// unacknowledged status updates.
 	UpdateBackoffMin time.Duration
@@ -53,6 +58,7 @@ func DefaultConfig() Config {
 		Prefix:           wire.DefaultPrefix,
 		KillGrace:        3 * time.Second,
 		RegisterTimeout:  2 * time.Second,
+		NoLeaderRetry:    time.Second,
 		UpdateBackoffMin: time.Second,
 		UpdateBackoffMax: time.Minute,
 		SandboxGCDelay:   24 * time.Hour,
@@ -81,6 +87,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RegisterTimeout <= 0 {
 		errs = append(errs, errors.New("register timeout must be positive"))
+	}
+	if c.NoLeaderRetry <= 0 {
+		errs = append(errs, errors.New("no-leader retry must be positive"))
 	}
 	return errors.Join(errs...)
 }

@@ -11,10 +11,6 @@ import (
 	"github.com/agora-cluster/agora/sdk/wire"
 )
 
-// noLeaderRetry is the least time an agent waits before it asks again
-// when no master answered its registration (it waits up to twice that).
-const noLeaderRetry = time.Second
-
 // registerLoop registers with the leader, then heartbeats; a new leader
 // (or a master's REREGISTER) makes it register again with the tasks it
 // runs.
@@ -26,13 +22,14 @@ func (a *Agent) registerLoop() {
 		}
 		if err := a.register(); err != nil {
 			wait := backoff
-			if errors.Is(err, nats.ErrNoResponders) {
-				// No master leads (an election is under way). The new
-				// leader's announcement starts the registration (within
-				// its spread); until then the agent asks again only now
-				// and then, not in a burst with every other agent whose
-				// registration was refused the same way.
-				wait = noLeaderRetry + rand.N(noLeaderRetry)
+			if noLeader(err) {
+				// No master leads (an election is under way), or a newer
+				// leader announced itself. The new leader's announcement
+				// starts the registration (within its spread); until then
+				// the agent asks again only now and then, not in a burst
+				// with every other agent whose registration was refused
+				// the same way.
+				wait = a.cfg.NoLeaderRetry + rand.N(a.cfg.NoLeaderRetry)
 			} else {
 				backoff = min(backoff*2, 2*time.Second)
 			}
@@ -68,10 +65,23 @@ func (a *Agent) register() error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RegisterTimeout)
+	replaced, cancelReplaced := context.WithCancelCause(a.ctx)
+	defer cancelReplaced(nil)
+	ctx, cancel := context.WithTimeout(replaced, a.cfg.RegisterTimeout)
 	defer cancel()
+	a.mu.Lock()
+	a.regCancel, a.regTerm = cancelReplaced, a.fence.Term()
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.regCancel = nil
+		a.mu.Unlock()
+	}()
 	msg, err := a.nc.RequestWithContext(ctx, a.subj.FromAgent(a.id), data)
 	if err != nil {
+		if cause := context.Cause(replaced); a.ctx.Err() == nil && errors.Is(cause, errLeaderReplaced) {
+			return cause
+		}
 		return err
 	}
 	var reg wire.AgentRegistered
@@ -80,7 +90,14 @@ func (a *Agent) register() error {
 		return err
 	}
 	if err := wire.ReplyError(env); err != nil {
-		a.log.Warn("registration refused", "err", err)
+		if env.Term < a.fence.Term() {
+			// A deposed leader answered (say, NOT_LEADER) before the
+			// newer one it does not know of: ask again soon.
+			return errStaleLeader
+		}
+		if !noLeader(err) {
+			a.log.Warn("registration refused", "err", err)
+		}
 		return err
 	}
 	if err := wire.DecodeBody(env, &reg); err != nil {
@@ -101,6 +118,15 @@ func (a *Agent) register() error {
 	// their backoff.
 	a.upd.retry(true)
 	return nil
+}
+
+// noLeader reports whether a registration failed for want of a leader:
+// none answered, the one that answered had stepped down, or a newer one
+// announced itself while it waited.
+func noLeader(err error) bool {
+	var we *wire.Error
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errLeaderReplaced) ||
+		errors.As(err, &we) && we.Code == wire.CodeNotLeader
 }
 
 // heartbeat sends heartbeats until a re-registration is needed.

@@ -26,10 +26,25 @@ type handLeader struct {
 
 	mu         sync.Mutex
 	term       uint64
+	answer     answerMode
+	attempts   map[uint64]int          // registration requests per term, answered or not
 	registered map[uint64]int          // registrations per term
 	known      map[wire.AgentID]uint64 // the term each agent last registered in
 	seq        uint64
 }
+
+// answerMode is how the hand leader answers registrations.
+type answerMode int
+
+const (
+	admit     answerMode = iota // registers the agent
+	silent                      // never answers (it was killed, or hangs)
+	notLeader                   // NOT_LEADER: it stepped down
+	// staleNotLeader answers NOT_LEADER once, as the leader of the term
+	// before, and admits from then on: a deposed leader's answer came
+	// first.
+	staleNotLeader
+)
 
 func startHandLeader(t *testing.T, url string, spread time.Duration) *handLeader {
 	nc, err := nats.Connect(url)
@@ -38,7 +53,7 @@ func startHandLeader(t *testing.T, url string, spread time.Duration) *handLeader
 	}
 	t.Cleanup(nc.Close)
 	l := &handLeader{t: t, nc: nc, subj: wire.NewSubjects(wire.DefaultPrefix), spread: spread, term: 1,
-		registered: map[uint64]int{}, known: map[wire.AgentID]uint64{}}
+		attempts: map[uint64]int{}, registered: map[uint64]int{}, known: map[wire.AgentID]uint64{}}
 	if _, err := nc.Subscribe(l.subj.FromAgents(), l.onAgent); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +77,19 @@ func (l *handLeader) onAgent(msg *nats.Msg) {
 	defer l.mu.Unlock()
 	switch env.Type {
 	case wire.TypeRegisterAgent:
+		l.attempts[l.term]++
+		switch l.answer {
+		case silent:
+			return
+		case notLeader, staleNotLeader:
+			term := l.term
+			if l.answer == staleNotLeader {
+				term--
+				l.answer = admit
+			}
+			_ = msg.Respond(wire.MustEncode(wire.TypeError, "hand", term, wire.Errorf(wire.CodeNotLeader, "hand stepped down")))
+			return
+		}
 		l.registered[l.term]++
 		l.known[id] = l.term
 		data := wire.MustEncode(wire.TypeAgentRegistered, "hand", l.term, wire.AgentRegistered{AgentID: id,
@@ -86,6 +114,18 @@ func (l *handLeader) newTerm() uint64 {
 		l.t.Fatal(err)
 	}
 	return term
+}
+
+func (l *handLeader) setAnswer(m answerMode) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.answer = m
+}
+
+func (l *handLeader) requests(term uint64) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.attempts[term]
 }
 
 func (l *handLeader) registrations(term uint64) int {
@@ -120,8 +160,14 @@ func TestOneRegistrationPerTerm(t *testing.T) {
 
 func startAgent(t *testing.T, url string, logs *logrec.Recorder) *agent.Agent {
 	t.Helper()
+	return startAgentWith(t, url, logs, func(*agent.Config) {})
+}
+
+func startAgentWith(t *testing.T, url string, logs *logrec.Recorder, set func(*agent.Config)) *agent.Agent {
+	t.Helper()
 	cfg := agent.DefaultConfig()
 	cfg.WorkDir, cfg.NATSURLs, cfg.Logger = t.TempDir(), []string{url}, slog.New(logs)
+	set(&cfg)
 	cfg.Resources = wire.Resources{CPUs: 1, MemMB: 256, DiskMB: 1024}
 	cfg.Executor = launcher.NewSimExecutor()
 	a, err := agent.Start(cfg)
@@ -133,22 +179,75 @@ func startAgent(t *testing.T, url string, logs *logrec.Recorder) *agent.Agent {
 }
 
 // TestNoLeaderNoRetryBurst: while no master answers (an election is under
-// way), an agent asks again only every second or two, not with a quick
-// backoff that, across a cluster's agents, makes a burst of requests on
-// the NATS servers just when the masters are electing a leader; the new
-// leader's announcement makes it register.
+// way), or the one that answers has stepped down, an agent waits to ask
+// again (NoLeaderRetry), not with a quick backoff that, across a
+// cluster's agents, makes a burst of requests on the NATS servers just
+// when the masters are electing a leader; the new leader's announcement
+// makes it register.
 func TestNoLeaderNoRetryBurst(t *testing.T) {
-	ns := sdktest.StartNATS(t)
-	logs := &logrec.Recorder{}
-	startAgent(t, ns.ClientURL(), logs)
-	sdktest.Eventually(t, 5*time.Second, func() bool { return logs.Count("registration failed") > 0 }, "a refused registration")
-	// The quick backoff (50 ms, doubling) failed 6 times in 2.5 s; asking
-	// every 1-2 s fails at most 3 times (at 0, 1-2 and 2-4 s).
-	time.Sleep(2500 * time.Millisecond) // an observation window, not a wait for an event
-	if n := logs.Count("registration failed"); n > 3 {
-		t.Fatalf("%d registrations refused for want of a leader in 2.5 s; want at most 3", n)
+	for _, c := range []struct {
+		name   string
+		leader bool // a deposed leader answers NOT_LEADER; else none answers
+	}{{"no master answers", false}, {"a deposed leader answers", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			ns := sdktest.StartNATS(t)
+			var leader *handLeader
+			if c.leader {
+				leader = startHandLeader(t, ns.ClientURL(), 0)
+				leader.setAnswer(notLeader)
+			}
+			logs := &logrec.Recorder{}
+			startAgentWith(t, ns.ClientURL(), logs, func(c *agent.Config) { c.NoLeaderRetry = time.Hour })
+			sdktest.Eventually(t, 5*time.Second, func() bool { return logs.Count("registration failed") > 0 }, "a refused registration")
+			// The quick backoff (50 ms, doubling) asks 4 more times in 1 s.
+			time.Sleep(time.Second) // an observation window, not a wait for an event
+			if n := logs.Count("registration failed"); n != 1 {
+				t.Fatalf("%d registrations refused for want of a leader in 1 s; want 1 (the next waits an hour)", n)
+			}
+			if leader == nil {
+				leader = startHandLeader(t, ns.ClientURL(), 0)
+			}
+			leader.setAnswer(admit)
+			term := leader.newTerm()
+			sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(term) == 1 }, "the agent registered with the announced leader")
+		})
 	}
+}
+
+// TestNewLeaderEndsUnansweredRegistration: a registration that waits for
+// an answer from a leader that will never give one (killed, or deposed
+// while it waited) ends when a newer leader announces itself, and the
+// agent registers with that one, instead of waiting out RegisterTimeout.
+func TestNewLeaderEndsUnansweredRegistration(t *testing.T) {
+	ns := sdktest.StartNATS(t)
 	leader := startHandLeader(t, ns.ClientURL(), 0)
+	startAgentWith(t, ns.ClientURL(), &logrec.Recorder{}, func(c *agent.Config) { c.RegisterTimeout = time.Hour })
+	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(1) == 1 }, "the agent registered in term 1")
+
+	leader.setAnswer(silent)
+	unanswered := leader.newTerm()
+	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.requests(unanswered) == 1 }, "the registration the leader of term 2 does not answer")
+	leader.setAnswer(admit)
 	term := leader.newTerm()
-	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(term) == 1 }, "the agent registered with the announced leader")
+	sdktest.Eventually(t, 10*time.Second, func() bool { return leader.registrations(term) == 1 },
+		"the agent registered with the leader of term 3 (its request to term 2 waits an hour)")
+}
+
+// TestStaleNotLeaderAnswer: an agent told of a new leader that gets
+// NOT_LEADER from the leader before (a deposed leader's answer came
+// first) asks again soon, rather than wait for an announcement it had
+// already.
+func TestStaleNotLeaderAnswer(t *testing.T) {
+	ns := sdktest.StartNATS(t)
+	leader := startHandLeader(t, ns.ClientURL(), 0)
+	startAgentWith(t, ns.ClientURL(), &logrec.Recorder{}, func(c *agent.Config) { c.NoLeaderRetry = time.Hour })
+	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(1) == 1 }, "the agent registered in term 1")
+
+	leader.setAnswer(staleNotLeader)
+	term := leader.newTerm()
+	sdktest.Eventually(t, 10*time.Second, func() bool { return leader.registrations(term) == 1 },
+		"the agent registered in term 2 after a NOT_LEADER of term 1 (waiting for an announcement would take an hour)")
+	if n := leader.requests(term); n != 2 {
+		t.Fatalf("%d registration requests in term 2, want 2 (the one answered NOT_LEADER by term 1, then the admitted one)", n)
+	}
 }
