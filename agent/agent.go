@@ -59,11 +59,6 @@ type Agent struct {
 	heartbeatEvery  time.Duration
 	registerSpread  time.Duration // from the last registration's answer
 	registeringTerm uint64        // highest term a registration was started for
-	// regCancel ends the registration request under way, which was sent
-	// knowing of leaders up to term regTerm (a newer leader's
-	// announcement ends it: the leader it went to may be gone).
-	regCancel context.CancelCauseFunc
-	regTerm   uint64
 	// seenTerm, seenSeq: the last numbered LAUNCH or REREGISTER handled
 	// (wire.Launch.Seq), echoed in registrations.
 	seenTerm, seenSeq uint64
@@ -81,12 +76,7 @@ type Agent struct {
 	stopOnce         sync.Once
 }
 
-var (
-	errStaleLeader = errors.New("agent: reply from a deposed leader")
-	// errLeaderReplaced ends a registration request sent before a newer
-	// leader announced itself.
-	errLeaderReplaced = errors.New("agent: a newer leader announced itself while the registration waited for its answer")
-)
+var errStaleLeader = errors.New("agent: reply from a deposed leader")
 
 // ErrNoResources is returned for an agent with no cpus or no memory.
 var ErrNoResources = errors.New("agent: no cpus or no memory to offer")
@@ -392,10 +382,6 @@ func (a *Agent) onLeader(msg *nats.Msg) {
 	newer := env.Term > a.leader.Term && env.Term > a.registeringTerm
 	if newer {
 		a.registeringTerm = env.Term
-		if a.regCancel != nil && a.regTerm < env.Term {
-			a.regCancel(errLeaderReplaced)
-			a.regCancel = nil
-		}
 	}
 	spread := a.registerSpread
 	// The leader this agent is registered with asks for another

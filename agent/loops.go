@@ -23,8 +23,8 @@ func (a *Agent) registerLoop() {
 		if err := a.register(); err != nil {
 			wait := backoff
 			if noLeader(err) {
-				// No master leads (an election is under way), or a newer
-				// leader announced itself. The new leader's announcement
+				// No master leads (an election is under way, or the one
+				// asked had stepped down). The new leader's announcement
 				// starts the registration (within its spread); until then
 				// the agent asks again only now and then, not in a burst
 				// with every other agent whose registration was refused
@@ -65,23 +65,10 @@ func (a *Agent) register() error {
 	if err != nil {
 		return err
 	}
-	replaced, cancelReplaced := context.WithCancelCause(a.ctx)
-	defer cancelReplaced(nil)
-	ctx, cancel := context.WithTimeout(replaced, a.cfg.RegisterTimeout)
+	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RegisterTimeout)
 	defer cancel()
-	a.mu.Lock()
-	a.regCancel, a.regTerm = cancelReplaced, a.fence.Term()
-	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		a.regCancel = nil
-		a.mu.Unlock()
-	}()
 	msg, err := a.nc.RequestWithContext(ctx, a.subj.FromAgent(a.id), data)
 	if err != nil {
-		if cause := context.Cause(replaced); a.ctx.Err() == nil && errors.Is(cause, errLeaderReplaced) {
-			return cause
-		}
 		return err
 	}
 	var reg wire.AgentRegistered
@@ -121,12 +108,10 @@ func (a *Agent) register() error {
 }
 
 // noLeader reports whether a registration failed for want of a leader:
-// none answered, the one that answered had stepped down, or a newer one
-// announced itself while it waited.
+// none answered, or the one that answered had stepped down.
 func noLeader(err error) bool {
 	var we *wire.Error
-	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, errLeaderReplaced) ||
-		errors.As(err, &we) && we.Code == wire.CodeNotLeader
+	return errors.Is(err, nats.ErrNoResponders) || errors.As(err, &we) && we.Code == wire.CodeNotLeader
 }
 
 // heartbeat sends heartbeats until a re-registration is needed.

@@ -38,7 +38,6 @@ type answerMode int
 
 const (
 	admit     answerMode = iota // registers the agent
-	silent                      // never answers (it was killed, or hangs)
 	notLeader                   // NOT_LEADER: it stepped down
 	// staleNotLeader answers NOT_LEADER once, as the leader of the term
 	// before, and admits from then on: a deposed leader's answer came
@@ -79,8 +78,6 @@ func (l *handLeader) onAgent(msg *nats.Msg) {
 	case wire.TypeRegisterAgent:
 		l.attempts[l.term]++
 		switch l.answer {
-		case silent:
-			return
 		case notLeader, staleNotLeader:
 			term := l.term
 			if l.answer == staleNotLeader {
@@ -212,25 +209,6 @@ func TestNoLeaderNoRetryBurst(t *testing.T) {
 			sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(term) == 1 }, "the agent registered with the announced leader")
 		})
 	}
-}
-
-// TestNewLeaderEndsUnansweredRegistration: a registration that waits for
-// an answer from a leader that will never give one (killed, or deposed
-// while it waited) ends when a newer leader announces itself, and the
-// agent registers with that one, instead of waiting out RegisterTimeout.
-func TestNewLeaderEndsUnansweredRegistration(t *testing.T) {
-	ns := sdktest.StartNATS(t)
-	leader := startHandLeader(t, ns.ClientURL(), 0)
-	startAgentWith(t, ns.ClientURL(), &logrec.Recorder{}, func(c *agent.Config) { c.RegisterTimeout = time.Hour })
-	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.registrations(1) == 1 }, "the agent registered in term 1")
-
-	leader.setAnswer(silent)
-	unanswered := leader.newTerm()
-	sdktest.Eventually(t, 5*time.Second, func() bool { return leader.requests(unanswered) == 1 }, "the registration the leader of term 2 does not answer")
-	leader.setAnswer(admit)
-	term := leader.newTerm()
-	sdktest.Eventually(t, 10*time.Second, func() bool { return leader.registrations(term) == 1 },
-		"the agent registered with the leader of term 3 (its request to term 2 waits an hour)")
 }
 
 // TestStaleNotLeaderAnswer: an agent told of a new leader that gets

@@ -86,10 +86,11 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	l.mu.Lock()
 	if !l.active() {
 		l.mu.Unlock()
-		// Deposed while the registration waited: say so, rather than
-		// leave the agent waiting for its request's timeout; it registers
-		// with the next leader when that one announces itself.
-		l.reply(msg, "", nil, l.deposed())
+		// Deposed while the registration waited. No answer: the agent
+		// ends the request when the next leader announces itself, and
+		// registers with it. At 10,000 agents a deposed leader answering
+		// its backlog of registrations loaded the machine just when the
+		// next leader needed it to answer heartbeats (BENCHMARKS.md).
 		return
 	}
 	var lost, keep []*taskState
