@@ -64,5 +64,14 @@ for t in sorted(at):
         continue
     ts = datetime.datetime.fromisoformat(at[t].replace("Z", "+00:00")).timestamp()
     print(f"term {t}: every agent registered {ts - killed:.3f} s after the kill")
+tenths = {int(t): v for t, v in (steady.get("registered_tenths") or {}).items()}
+for t in sorted(tenths):
+    if t <= old:
+        continue
+    secs = []
+    for v in tenths[t]:
+        ts = datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+        secs.append(f"{ts - killed:.2f}" if ts > 0 else "-")
+    print(f"term {t}: 10%, 20%, ... 100% of every agent process's agents registered at " + " ".join(secs) + " s")
 print(f"leader changes during the steady interval: {steady.get('leader_changes', 0)}")
 EOF

@@ -219,6 +219,33 @@ func allRegistered(sets []agentSet, term uint64) (n int, last time.Time) {
 	return n, last
 }
 
+// registeredTenths returns when every set had a tenth, two tenths, ...
+// and all of its agents registered with a leader of term ≥ term (zero: not
+// every set had), or nil unless every set is a child process, which
+// records these.
+func registeredTenths(sets []agentSet, term uint64) []time.Time {
+	var out []time.Time
+	for _, s := range sets {
+		c, ok := s.(*childAgents)
+		if !ok {
+			return nil
+		}
+		at := c.reachedAt(term)
+		if out == nil {
+			out = at
+			continue
+		}
+		for i, t := range at {
+			if t.IsZero() || out[i].IsZero() {
+				out[i] = time.Time{}
+			} else if t.After(out[i]) {
+				out[i] = t
+			}
+		}
+	}
+	return out
+}
+
 // waitRegistered waits until every agent of every set is registered with
 // a leader of term ≥ term, and returns when the last one was.
 func waitRegistered(ctx context.Context, sets []agentSet, term uint64, progress func(n, total int)) (time.Time, error) {

@@ -209,6 +209,7 @@ func TestScaleAttachedLeaderKilled(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Masters(3))
 	o := tiny(t, ScenarioScale)
 	o.Duration, o.Revives = 5*time.Second, 1
+	o.AgentProcs, o.Executable = 2, os.Args[0] // child processes record the tenths
 	o.NATSURLs = c.NATSURLs()
 	for _, m := range c.Masters() {
 		o.MastersHTTP = append(o.MastersHTTP, m.HTTPAddr())
@@ -244,6 +245,29 @@ func TestScaleAttachedLeaderKilled(t *testing.T) {
 		if at.Before(killedAt) {
 			t.Fatalf("term %d: every agent registered at %v, before the kill at %v", term, at, killedAt)
 		}
+		tenths := st.RegisteredTenths[term]
+		if len(tenths) != 10 || !tenths[9].Equal(at) {
+			t.Fatalf("term %d: tenths registered at %v; want 10 ending when all were (%v)", term, tenths, at)
+		}
+		for i, ti := range tenths {
+			if ti.Before(killedAt) || i > 0 && ti.Before(tenths[i-1]) {
+				t.Fatalf("term %d: tenths registered at %v: not in order after the kill at %v", term, tenths, killedAt)
+			}
+		}
+	}
+}
+
+// TestTenths: a tenth is reached once n/total reaches it, and stays.
+func TestTenths(t *testing.T) {
+	var r tenths
+	r.note(0, 3, 1)
+	r.note(1, 3, 2) // 33%: the first 3 tenths
+	r.note(2, 3, 3) // 67%: up to 6
+	r.note(1, 3, 4) // fewer again: nothing changes
+	r.note(3, 3, 5)
+	want := tenths{2, 2, 2, 3, 3, 3, 5, 5, 5, 5}
+	if r != want {
+		t.Fatalf("tenths %v, want %v", r, want)
 	}
 }
 

@@ -23,9 +23,10 @@ type childStatus struct {
 	Agents int `json:"agents,omitempty"`
 	// Terms counts registered agents by the term of their leader.
 	Terms map[string]int `json:"terms,omitempty"`
-	// AllAt is, per term, when every agent was first seen registered
-	// with that term or a later one (Unix nanoseconds).
-	AllAt map[string]int64 `json:"all_at,omitempty"`
+	// Reached is, per term, when a tenth, two tenths, ... and all of the
+	// agents were first seen registered with that term or a later one
+	// (Unix nanoseconds; 0: not yet).
+	Reached map[string]*tenths `json:"reached,omitempty"`
 	// RSS and CPU are the child's resident bytes and CPU seconds.
 	RSS uint64  `json:"rss,omitempty"`
 	CPU float64 `json:"cpu_s,omitempty"`
@@ -68,7 +69,7 @@ func runAgentsChild(ctx context.Context, spec agentSpec, stdin io.Reader, out io
 	if err := enc.Encode(childStatus{Type: "started", Agents: la.count(), Nice: nice}); err != nil {
 		return err
 	}
-	allAt := map[string]int64{}
+	reached := map[string]*tenths{}
 	var last []byte
 	lastUsage := time.Time{}
 	t := time.NewTicker(10 * time.Millisecond)
@@ -85,7 +86,7 @@ func runAgentsChild(ctx context.Context, spec agentSpec, stdin io.Reader, out io
 				terms[li.Term]++
 			}
 		}
-		st := childStatus{Type: "status", Terms: map[string]int{}, AllAt: allAt}
+		st := childStatus{Type: "status", Terms: map[string]int{}, Reached: reached}
 		now := time.Now().UnixNano()
 		for term, n := range terms {
 			st.Terms[strconv.FormatUint(term, 10)] = n
@@ -96,14 +97,15 @@ func runAgentsChild(ctx context.Context, spec agentSpec, stdin io.Reader, out io
 				}
 			}
 			key := strconv.FormatUint(term, 10)
-			if atLeast == la.count() && allAt[key] == 0 {
-				allAt[key] = now
+			if reached[key] == nil {
+				reached[key] = &tenths{}
 			}
+			reached[key].note(atLeast, la.count(), now)
 		}
 		key, _ := json.Marshal(struct {
 			T map[string]int
-			A map[string]int64
-		}{st.Terms, st.AllAt})
+			R map[string]*tenths
+		}{st.Terms, st.Reached})
 		if string(key) == string(last) && time.Since(lastUsage) < time.Second {
 			continue
 		}
@@ -211,25 +213,59 @@ func (c *childAgents) count() int { return c.n }
 
 func (c *childAgents) registeredAt(term uint64) (int, time.Time) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	n := 0
-	var at int64
 	for k, cnt := range c.last.Terms {
 		t, _ := strconv.ParseUint(k, 10, 64)
 		if t >= term {
 			n += cnt
 		}
 	}
-	for k, ns := range c.last.AllAt {
-		t, _ := strconv.ParseUint(k, 10, 64)
-		if t >= term && ns > 0 && (at == 0 || ns < at) {
-			at = ns
-		}
-	}
-	if n < c.n || at == 0 {
+	c.mu.Unlock()
+	at := c.reachedAt(term)[len(tenths{})-1]
+	if n < c.n || at.IsZero() {
 		return n, time.Time{}
 	}
-	return n, time.Unix(0, at)
+	return n, at
+}
+
+// reachedAt returns when a tenth, two tenths, ... and all of the child's
+// agents were first seen registered with a leader of term ≥ term (zero:
+// not yet).
+func (c *childAgents) reachedAt(term uint64) []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var first tenths
+	for k, r := range c.last.Reached {
+		t, _ := strconv.ParseUint(k, 10, 64)
+		if t < term || r == nil {
+			continue
+		}
+		for i, ns := range r {
+			if ns > 0 && (first[i] == 0 || ns < first[i]) {
+				first[i] = ns
+			}
+		}
+	}
+	out := make([]time.Time, len(first))
+	for i, ns := range first {
+		if ns > 0 {
+			out[i] = time.Unix(0, ns)
+		}
+	}
+	return out
+}
+
+// tenths holds when a tenth, two tenths, ... and all of a set of agents
+// had done something (Unix nanoseconds; 0: not yet).
+type tenths [10]int64
+
+// note records that n of total had done it at now.
+func (r *tenths) note(n, total int, now int64) {
+	for i := range r {
+		if r[i] == 0 && total > 0 && n*len(r) >= (i+1)*total {
+			r[i] = now
+		}
+	}
 }
 
 func (c *childAgents) niceness() int {

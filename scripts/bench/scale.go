@@ -50,6 +50,11 @@ type SteadyUsage struct {
 	// when every agent was registered with its leader or a later one (to
 	// time a leader killed from outside, e.g. by scripts/failover-10k.sh).
 	AllRegisteredAt map[uint64]time.Time `json:"all_registered_at,omitempty"`
+	// RegisteredTenths is, for the same terms, when every agent process
+	// had a tenth, two tenths, ... and all of its agents registered with
+	// that leader or a later one (agents in child processes only; a zero
+	// time: not reached).
+	RegisteredTenths map[uint64][]time.Time `json:"registered_tenths,omitempty"`
 }
 
 // ScaleResult is what the scale scenario measured.
@@ -299,6 +304,12 @@ func steady(ctx context.Context, e *env, d time.Duration) (SteadyUsage, Histogra
 					u.AllRegisteredAt = map[uint64]time.Time{}
 				}
 				u.AllRegisteredAt[term] = at
+			}
+			if tenths := registeredTenths(e.sets, term); tenths != nil {
+				if u.RegisteredTenths == nil {
+					u.RegisteredTenths = map[uint64][]time.Time{}
+				}
+				u.RegisteredTenths[term] = tenths
 			}
 		}
 		return u, HistogramSummary{}, nil
