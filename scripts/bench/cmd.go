@@ -57,7 +57,7 @@ Examples:
 			&cli.IntFlag{Name: "poll-state", Usage: "goroutines GETting the leader's /api/v1/state in a loop while offers or scale measure; state: pollers of its polled phase (default 4); 0: off"},
 			&cli.IntFlag{Name: "state-requests", Usage: "state: sequential /api/v1/state requests, and the fewest the pollers make (default 20)"},
 			&cli.StringFlag{Name: "real-via", Usage: "real: launch through the batch framework (batch) or the benchmark's SDK framework (sdk)"},
-			&cli.DurationFlag{Name: "raft-timeout", Usage: "in-process masters' raft heartbeat, election and leader lease timeout (default: the master's, 300 ms, lease 300 ms)"},
+			&cli.DurationFlag{Name: "raft-timeout", Usage: "in-process masters' raft heartbeat, election and leader lease timeout (default: the master's, 300 ms, lease 250 ms)"},
 			&cli.StringFlag{Name: "nats", Usage: "attach: NATS URL(s) of a running cluster, comma separated"},
 			&cli.StringFlag{Name: "masters-http", Usage: "attach: the masters' HTTP addresses host:port, comma separated"},
 			&cli.IntFlag{Name: "agent-procs", Value: AgentProcsAuto, Usage: "child processes to run agents in (0: this process; -1: auto, one per 4,000 agents above 3,000)"},
