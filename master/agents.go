@@ -86,11 +86,11 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	l.mu.Lock()
 	if !l.active() {
 		l.mu.Unlock()
-		// Deposed while the registration waited. No answer: the agent
-		// ends the request when the next leader announces itself, and
-		// registers with it. At 10,000 agents a deposed leader answering
-		// its backlog of registrations loaded the machine just when the
-		// next leader needed it to answer heartbeats (BENCHMARKS.md).
+		// Deposed while the registration waited. No answer: the agent's
+		// request times out and it registers with the next leader.
+		// Answering a backlog of thousands of registrations would load
+		// this master just when the next leader needs it to answer
+		// heartbeats, and did not shorten failovers (BENCHMARKS.md).
 		return
 	}
 	var lost, keep []*taskState

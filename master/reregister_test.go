@@ -278,16 +278,15 @@ func TestNewLeaderLetsAgentsRegisterInTheirSpread(t *testing.T) {
 // raft write (a new framework) or not (one it knew), instead of leaving
 // the framework to wait out its call's timeout; so does one whose raft
 // write for a new agent's registration failed. (A known agent's
-// registration a deposed leader leaves unanswered: the agent ends it
-// when the next leader announces itself.)
+// registration a deposed leader leaves unanswered: the agent's request
+// times out, and it registers with the next leader.)
 func TestDeposedLeaderAnswersRegistration(t *testing.T) {
 	c := sdktest.Start(t, sdktest.Simulated())
-	known := startRawAgent(t, c, "raw1")
-	fresh := newRawAgent(t, c, "raw2")
+	fresh := newRawAgent(t, c, "raw1")
 	rec := sdktest.NewRecorder()
 	d := c.RunDriver(t, wire.FrameworkInfo{Name: "subscribed"}, rec)
 	rec.WaitSubscribed(t, 5*time.Second, 1)
-	nc := known.nc
+	nc := fresh.nc
 	handed := make(chan *nats.Msg, 1)
 	sub, err := nc.ChanSubscribe("deposed.requests", handed)
 	if err != nil {
