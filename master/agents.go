@@ -72,13 +72,7 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		return
 	}
 	if !known || rec.State != registry.AgentActive || !sameAgentInfo(rec.Info, info) {
-		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-		err := l.m.applyRegisterAgent(ctx, info)
-		cancel()
-		if err != nil && !l.active() {
-			err = l.deposed()
-		}
-		if err != nil {
+		if err := l.write(func(ctx context.Context) error { return l.m.applyRegisterAgent(ctx, info) }); err != nil {
 			l.reply(msg, "", nil, asWireError(err))
 			return
 		}

@@ -151,13 +151,7 @@ func (l *leader) subscribe(msg *nats.Msg, info wire.FrameworkInfo) {
 	}
 	rec, known := l.m.fsm.Framework(info.ID)
 	if !known || !sameFrameworkInfo(rec.Info, info) || !rec.DisconnectedAt.IsZero() {
-		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-		err := l.m.applyRegisterFramework(ctx, info)
-		cancel()
-		if err != nil && !l.active() {
-			err = l.deposed()
-		}
-		if err != nil {
+		if err := l.write(func(ctx context.Context) error { return l.m.applyRegisterFramework(ctx, info) }); err != nil {
 			l.reply(msg, "", nil, asWireError(err))
 			return
 		}
@@ -380,9 +374,7 @@ func (l *leader) teardown(fw wire.FrameworkID) error {
 	for a := range agents {
 		l.publish(l.m.subj.Agent(a), wire.TypeShutdownFramework, wire.ShutdownFramework{FrameworkID: fw})
 	}
-	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-	defer cancel()
-	if err := l.m.applyRemoveFramework(ctx, fw); err != nil {
+	if err := l.write(func(ctx context.Context) error { return l.m.applyRemoveFramework(ctx, fw) }); err != nil {
 		return asWireError(err)
 	}
 	l.mu.Lock()

@@ -84,13 +84,11 @@ func (l *leader) checkDrains() {
 		l.mu.Unlock()
 	}
 	for _, id := range drained {
-		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-		if err := l.m.applyAgentState(ctx, id, registry.AgentDrained); err != nil {
+		if err := l.write(func(ctx context.Context) error { return l.m.applyAgentState(ctx, id, registry.AgentDrained) }); err != nil {
 			l.log.Warn("cannot mark agent drained", "agent", id, "err", err)
 		} else {
 			l.log.Info("agent drained", "agent", id)
 		}
-		cancel()
 	}
 }
 

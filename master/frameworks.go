@@ -44,11 +44,9 @@ func (l *leader) checkFrameworks() {
 	l.mu.Unlock()
 	for _, id := range disconnected {
 		l.log.Warn("framework disconnected", "framework", id)
-		ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-		if err := l.m.applyFrameworkDisconnected(ctx, id, now); err != nil {
+		if err := l.write(func(ctx context.Context) error { return l.m.applyFrameworkDisconnected(ctx, id, now) }); err != nil {
 			l.log.Warn("cannot record framework disconnection", "framework", id, "err", err)
 		}
-		cancel()
 	}
 	for _, id := range expired {
 		l.log.Warn("framework failover timeout passed; removing it and killing its tasks", "framework", id)

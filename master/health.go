@@ -140,9 +140,7 @@ func (l *leader) markAgentUnreachable(id wire.AgentID) {
 // recordAgentState commits an agent's new state through raft; it logs and
 // reports false when that fails.
 func (l *leader) recordAgentState(id wire.AgentID, st registry.AgentState) bool {
-	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-	defer cancel()
-	if err := l.m.applyAgentState(ctx, id, st); err != nil {
+	if err := l.write(func(ctx context.Context) error { return l.m.applyAgentState(ctx, id, st) }); err != nil {
 		l.log.Warn("cannot record agent state", "agent", id, "state", st, "err", err)
 		return false
 	}

@@ -253,6 +253,19 @@ func (l *leader) deposed() error {
 	return wire.Errorf(wire.CodeNotLeader, "%s is no longer the leader (term %d)", l.m.cfg.Name, l.term)
 }
 
+// write commits a registry change through raft for this leader, within
+// 10 s and only while it leads. A write that fails once the leader has
+// stepped down (its context ended, or raft refused it) reports deposed.
+func (l *leader) write(apply func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+	defer cancel()
+	err := apply(ctx)
+	if err != nil && !l.active() {
+		return l.deposed()
+	}
+	return err
+}
+
 func (l *leader) info() wire.LeaderInfo {
 	return wire.LeaderInfo{Name: l.m.cfg.Name, Term: l.term, HTTP: l.m.HTTPAddr()}
 }
