@@ -76,12 +76,13 @@ func (a *Agent) register() error {
 	if err != nil {
 		return err
 	}
+	if !a.fence.Admit(env.Term) {
+		// A leader older than one this agent knows answered (a deposed
+		// leader, say with NOT_LEADER, before the newer one): ask again
+		// soon.
+		return errStaleLeader
+	}
 	if err := wire.ReplyError(env); err != nil {
-		if env.Term < a.fence.Term() {
-			// A deposed leader answered (say, NOT_LEADER) before the
-			// newer one it does not know of: ask again soon.
-			return errStaleLeader
-		}
 		if !noLeader(err) {
 			a.log.Warn("registration refused", "err", err)
 		}
@@ -89,9 +90,6 @@ func (a *Agent) register() error {
 	}
 	if err := wire.DecodeBody(env, &reg); err != nil {
 		return err
-	}
-	if !a.fence.Admit(env.Term) {
-		return errStaleLeader
 	}
 	a.mu.Lock()
 	a.registered = true
