@@ -58,20 +58,16 @@ import datetime, json, sys
 res = json.load(open(sys.argv[1]))
 killed, old = float(sys.argv[2]), int(sys.argv[3])
 steady = res["scale"]["steady"]
-at = {int(t): v for t, v in (steady.get("all_registered_at") or {}).items()}
-for t in sorted(at):
-    if t <= old:
-        continue
-    ts = datetime.datetime.fromisoformat(at[t].replace("Z", "+00:00")).timestamp()
-    print(f"term {t}: every agent registered {ts - killed:.3f} s after the kill")
-tenths = {int(t): v for t, v in (steady.get("registered_tenths") or {}).items()}
-for t in sorted(tenths):
-    if t <= old:
-        continue
-    secs = []
-    for v in tenths[t]:
-        ts = datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
-        secs.append(f"{ts - killed:.2f}" if ts > 0 else "-")
+def since_kill(v):  # seconds from the kill to an RFC 3339 time; None for Go's zero time
+    ts = datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+    return ts - killed if ts > 0 else None
+def new_terms(key):
+    got = {int(t): v for t, v in (steady.get(key) or {}).items()}
+    return [(t, got[t]) for t in sorted(got) if t > old]
+for t, v in new_terms("all_registered_at"):
+    print(f"term {t}: every agent registered {since_kill(v):.3f} s after the kill")
+for t, vs in new_terms("registered_tenths"):
+    secs = [f"{s:.2f}" if s is not None else "-" for s in map(since_kill, vs)]
     print(f"term {t}: 10%, 20%, ... 100% of every agent process's agents registered at " + " ".join(secs) + " s")
 print(f"leader changes during the steady interval: {steady.get('leader_changes', 0)}")
 EOF
