@@ -48,6 +48,7 @@ type Master struct {
 	members map[string]memberSeen
 	metrics *metrics
 	limiter *callLimiter
+	gcBoost *gcBoost // nil unless cfg.TakeoverGC.Percent is set
 
 	wg           sync.WaitGroup
 	shutdownCh   chan struct{}
@@ -130,6 +131,10 @@ func (m *Master) start() error {
 	}
 	m.goFunc(m.watchLeadership)
 	m.goFunc(m.reportLoop)
+	if m.cfg.TakeoverGC.Percent > 0 {
+		m.gcBoost = newGCBoost(m.cfg.TakeoverGC)
+		m.goFunc(m.watchLeaderLost)
+	}
 	return nil
 }
 
@@ -189,6 +194,21 @@ func (m *Master) watchLeadership() {
 				m.stepUp()
 			} else {
 				m.stepDown()
+			}
+		}
+	}
+}
+
+// watchLeaderLost raises the collector's GOGC (cfg.TakeoverGC) each time
+// this master sees the leader it knew go.
+func (m *Master) watchLeaderLost() {
+	for {
+		select {
+		case <-m.shutdownCh:
+			return
+		case <-m.raft.LeaderLost():
+			if !m.gcBoost.raise() {
+				m.log.Debug("leader lost: collector raised for the takeover", "gogc", m.cfg.TakeoverGC.Percent)
 			}
 		}
 	}
@@ -324,6 +344,9 @@ func (m *Master) Shutdown() {
 			cancel()
 		}
 		m.wg.Wait()
+		if m.gcBoost != nil {
+			m.gcBoost.stop()
+		}
 		m.stepDown()
 		if m.raft != nil {
 			if err := m.raft.Shutdown(); err != nil {
