@@ -1,6 +1,7 @@
 package master
 
 import (
+	"log/slog"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -62,6 +63,7 @@ func applyGCPercent(getenv func(string) string) (int, TakeoverGC) {
 // the first raise is restored.
 type gcBoost struct {
 	cfg TakeoverGC
+	log *slog.Logger
 
 	mu     sync.Mutex
 	gen    uint64 // bumped by every raise and by stop; a timer of an older gen does nothing
@@ -70,14 +72,14 @@ type gcBoost struct {
 	saved  int // GOGC before the raise
 }
 
-func newGCBoost(cfg TakeoverGC) *gcBoost {
+func newGCBoost(cfg TakeoverGC, log *slog.Logger) *gcBoost {
 	if cfg.Window <= 0 {
 		cfg.Window = takeoverGCWindow
 	}
 	if cfg.SetGCPercent == nil {
 		cfg.SetGCPercent = debug.SetGCPercent
 	}
-	return &gcBoost{cfg: cfg}
+	return &gcBoost{cfg: cfg, log: log}
 }
 
 // raise applies Percent for the next Window, and reports whether it was
@@ -89,6 +91,7 @@ func (b *gcBoost) raise() (already bool) {
 	if !b.raised {
 		b.saved = b.cfg.SetGCPercent(b.cfg.Percent)
 		b.raised = true
+		b.log.Info("leader lost: the collector runs at a higher GOGC during the takeover", "gogc", b.cfg.Percent, "was", b.saved, "for_at_least", b.cfg.Window)
 	}
 	b.gen++
 	gen := b.gen
@@ -123,5 +126,6 @@ func (b *gcBoost) restore() {
 	if b.raised {
 		b.cfg.SetGCPercent(b.saved)
 		b.raised = false
+		b.log.Info("the collector is back at its usual GOGC", "gogc", b.saved)
 	}
 }

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"log/slog"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -69,7 +70,7 @@ func waitCalls(t *testing.T, r *gogcRecorder, want ...int) {
 
 func TestGCBoost(t *testing.T) {
 	r := &gogcRecorder{cur: 50}
-	b := newGCBoost(TakeoverGC{Percent: 100, Window: time.Hour, SetGCPercent: r.SetGCPercent})
+	b := newGCBoost(TakeoverGC{Percent: 100, Window: time.Hour, SetGCPercent: r.SetGCPercent}, slog.New(slog.DiscardHandler))
 
 	// A raise within the window extends it and sets nothing more: the
 	// first raise's timer, firing, leaves GOGC raised.
@@ -87,12 +88,12 @@ func TestGCBoost(t *testing.T) {
 
 	// Once the window ends, the saved GOGC is back: the operator's 70.
 	r.SetGCPercent(70)
-	b2 := newGCBoost(TakeoverGC{Percent: 100, Window: 50 * time.Millisecond, SetGCPercent: r.SetGCPercent})
+	b2 := newGCBoost(TakeoverGC{Percent: 100, Window: 50 * time.Millisecond, SetGCPercent: r.SetGCPercent}, slog.New(slog.DiscardHandler))
 	b2.raise()
 	waitCalls(t, r, 100, 50, 70, 100, 70)
 
 	// stop restores at once, and the window's timer does nothing after.
-	b3 := newGCBoost(TakeoverGC{Percent: 100, Window: 50 * time.Millisecond, SetGCPercent: r.SetGCPercent})
+	b3 := newGCBoost(TakeoverGC{Percent: 100, Window: 50 * time.Millisecond, SetGCPercent: r.SetGCPercent}, slog.New(slog.DiscardHandler))
 	b3.raise()
 	b3.stop()
 	b3.stop()

@@ -132,7 +132,7 @@ func (m *Master) start() error {
 	m.goFunc(m.watchLeadership)
 	m.goFunc(m.reportLoop)
 	if m.cfg.TakeoverGC.Percent > 0 {
-		m.gcBoost = newGCBoost(m.cfg.TakeoverGC)
+		m.gcBoost = newGCBoost(m.cfg.TakeoverGC, m.log)
 		m.goFunc(m.watchLeaderLost)
 	}
 	return nil
@@ -207,9 +207,7 @@ func (m *Master) watchLeaderLost() {
 		case <-m.shutdownCh:
 			return
 		case <-m.raft.LeaderLost():
-			if !m.gcBoost.raise() {
-				m.log.Debug("leader lost: collector raised for the takeover", "gogc", m.cfg.TakeoverGC.Percent)
-			}
+			m.gcBoost.raise()
 		}
 	}
 }
