@@ -70,9 +70,7 @@ func Command() *cli.Command {
 				log.Warn("NATS routes are not authenticated: whoever reaches --nats-cluster joins the NATS cluster and sees every subject; use --auth-file or --nats-cluster-user/--nats-cluster-password")
 			}
 			cfg.Logger = log
-			gogc, takeover := applyGCPercent(os.Getenv)
-			cfg.TakeoverGC = takeover
-			log.Debug("garbage collector", "gogc", gogc, "takeover_gogc", takeover.Percent)
+			log.Debug("garbage collector", "gogc", applyGCPercent(os.Getenv))
 			m, err := New(cfg)
 			if err != nil {
 				return err

@@ -95,10 +95,6 @@ type Config struct {
 	RaftElectionTimeout  time.Duration
 	RaftLeaderLease      time.Duration
 
-	// TakeoverGC raises the Go collector's GOGC while the cluster
-	// replaces its leader (off by default: GOGC is per process).
-	TakeoverGC TakeoverGC
-
 	Logger *slog.Logger
 	// Now is the clock of the offer timeout, of framework silence and
 	// failover timeouts, and of the allocator's filters; nil means
@@ -160,9 +156,6 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAgentHeartbeats < 0 {
 		errs = append(errs, errors.New("max agent heartbeats must not be negative"))
-	}
-	if c.TakeoverGC.Percent < 0 || c.TakeoverGC.Window < 0 {
-		errs = append(errs, errors.New("takeover GC percent and window must not be negative"))
 	}
 	if c.OfferTimeout < 0 || c.DefaultRefuse < 0 {
 		errs = append(errs, errors.New("offer timeout and default refuse must not be negative"))

@@ -48,7 +48,6 @@ type Master struct {
 	members map[string]memberSeen
 	metrics *metrics
 	limiter *callLimiter
-	gcBoost *gcBoost // nil unless cfg.TakeoverGC.Percent is set
 
 	wg           sync.WaitGroup
 	shutdownCh   chan struct{}
@@ -131,10 +130,6 @@ func (m *Master) start() error {
 	}
 	m.goFunc(m.watchLeadership)
 	m.goFunc(m.reportLoop)
-	if m.cfg.TakeoverGC.Percent > 0 {
-		m.gcBoost = newGCBoost(m.cfg.TakeoverGC, m.log)
-		m.goFunc(m.watchLeaderLost)
-	}
 	return nil
 }
 
@@ -195,19 +190,6 @@ func (m *Master) watchLeadership() {
 			} else {
 				m.stepDown()
 			}
-		}
-	}
-}
-
-// watchLeaderLost raises the collector's GOGC (cfg.TakeoverGC) each time
-// this master sees the leader it knew go.
-func (m *Master) watchLeaderLost() {
-	for {
-		select {
-		case <-m.shutdownCh:
-			return
-		case <-m.raft.LeaderLost():
-			m.gcBoost.raise()
 		}
 	}
 }
@@ -342,9 +324,6 @@ func (m *Master) Shutdown() {
 			cancel()
 		}
 		m.wg.Wait()
-		if m.gcBoost != nil {
-			m.gcBoost.stop()
-		}
 		m.stepDown()
 		if m.raft != nil {
 			if err := m.raft.Shutdown(); err != nil {

@@ -64,8 +64,6 @@ type Node struct {
 	bootstrap bool
 
 	leadership leaderNotifier
-	leaderLost chan struct{}
-	observer   *raft.Observer
 
 	// enqueueMu is held for reading while a command is handed to raft
 	// and for writing while Shutdown sets closing, so that no command
@@ -180,16 +178,9 @@ func newNode(cfg Config, fsm raft.FSM, trans *raft.NetworkTransport, hlog hclog.
 		_ = store.Close()
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
-	n := &Node{cfg: cfg, raft: r, store: store, transport: trans, bootstrap: bootstrapped, shutdownCh: make(chan struct{}), drained: make(chan struct{}, 1), leaderLost: make(chan struct{}, 1)}
-	obs := make(chan raft.Observation, 16)
-	n.observer = raft.NewObserver(obs, false, func(o *raft.Observation) bool {
-		_, ok := o.Data.(raft.LeaderObservation)
-		return ok
-	})
-	r.RegisterObserver(n.observer)
-	n.wg.Add(2)
+	n := &Node{cfg: cfg, raft: r, store: store, transport: trans, bootstrap: bootstrapped, shutdownCh: make(chan struct{}), drained: make(chan struct{}, 1)}
+	n.wg.Add(1)
 	go n.watchLeadership()
-	go n.watchLeaderLost(obs)
 	return n, nil
 }
 
@@ -424,7 +415,6 @@ func (n *Node) Shutdown() error {
 			t.Stop()
 		}
 		errs := []error{n.raft.Shutdown().Error()}
-		n.raft.DeregisterObserver(n.observer)
 		close(n.shutdownCh)
 		n.wg.Wait()
 		// raft does not close the transport; closing the pooled outbound
