@@ -213,6 +213,7 @@ func (c *childAgents) count() int { return c.n }
 
 func (c *childAgents) registeredAt(term uint64) (int, time.Time) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	n := 0
 	for k, cnt := range c.last.Terms {
 		t, _ := strconv.ParseUint(k, 10, 64)
@@ -220,8 +221,7 @@ func (c *childAgents) registeredAt(term uint64) (int, time.Time) {
 			n += cnt
 		}
 	}
-	c.mu.Unlock()
-	at := c.reachedAt(term)[len(tenths{})-1]
+	at := c.reachedLocked(term)[len(tenths{})-1]
 	if n < c.n || at.IsZero() {
 		return n, time.Time{}
 	}
@@ -234,6 +234,12 @@ func (c *childAgents) registeredAt(term uint64) (int, time.Time) {
 func (c *childAgents) reachedAt(term uint64) []time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.reachedLocked(term)
+}
+
+// reachedLocked is reachedAt with c.mu held, so that registeredAt reads
+// the count and the times from the same status.
+func (c *childAgents) reachedLocked(term uint64) []time.Time {
 	var first tenths
 	for k, r := range c.last.Reached {
 		t, _ := strconv.ParseUint(k, 10, 64)
