@@ -71,11 +71,13 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		l.reply(msg, "", nil, wire.Errorf(wire.CodeForbidden, "agent %s was marked gone and may not re-register; start it with a fresh work dir", info.ID))
 		return
 	}
+	kind := "reregistered"
 	if !known || rec.State != registry.AgentActive || !sameAgentInfo(rec.Info, info) {
 		if err := l.write(func(ctx context.Context) error { return l.m.applyRegisterAgent(ctx, info) }); err != nil {
 			l.reply(msg, "", nil, asWireError(err))
 			return
 		}
+		kind = "admitted"
 	}
 	l.mu.Lock()
 	if !l.active() {
@@ -89,6 +91,9 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	}
 	var lost, keep []*taskState
 	if old := l.agents[info.ID]; old != nil {
+		if kind == "reregistered" {
+			kind = "repeated"
+		}
 		// The agent registered with this leader before (it restarted or
 		// lost its connection): drop what was offered from it and learn
 		// again what runs there.
@@ -182,9 +187,16 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 	every := a.every
 	l.mu.Unlock()
 
-	l.log.Debug("agent registered", "agent", info.ID, "tasks", len(req.Tasks), "known", known, "heartbeat", every)
+	l.m.metrics.registrations.WithLabelValues(kind).Inc()
+	l.log.Debug("agent registered", "agent", info.ID, "tasks", len(req.Tasks), "kind", kind, "heartbeat", every)
+	l.replyRegistered(msg, info.ID, every, n)
+}
+
+// replyRegistered answers a registration: the heartbeat interval and the
+// registration spread for a cluster of n agents.
+func (l *leader) replyRegistered(msg *nats.Msg, id wire.AgentID, every time.Duration, n int) {
 	l.reply(msg, wire.TypeAgentRegistered, wire.AgentRegistered{
-		AgentID:           info.ID,
+		AgentID:           id,
 		HeartbeatInterval: wire.Duration(every),
 		RegisterSpread:    wire.Duration(registerSpread(&l.m.cfg, n)),
 		Leader:            l.info(),
@@ -238,7 +250,7 @@ func (l *leader) askUnregistered(id wire.AgentID) {
 	if time.Since(l.electedAt) < window {
 		return
 	}
-	l.askReregister(id)
+	l.askReregister(id, reregUnknownAgent)
 }
 
 // statusUpdates records an agent's status updates and forwards them to
@@ -285,7 +297,7 @@ func (l *leader) statusUpdates(agent wire.AgentID, ups []wire.StatusUpdate) {
 	}
 	l.mu.Unlock()
 	if reregister {
-		l.askReregister(agent)
+		l.askReregister(agent, reregUnknownTask)
 	}
 	l.sendStatusAcks(agent, selfAcks)
 	for _, fw := range order {

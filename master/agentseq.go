@@ -42,8 +42,23 @@ func (l *leader) sendNumbered(agent wire.AgentID, t wire.Type, numbered func(seq
 	l.publish(l.m.subj.Agent(agent), t, numbered(s.next[agent]))
 }
 
-// askReregister asks an agent to register again.
-func (l *leader) askReregister(agent wire.AgentID) {
+// Why the leader asks an agent to register again (the reason label of
+// agora_master_reregister_requests_total).
+const (
+	// reregUnknownAgent: a heartbeat or status update of an agent not
+	// registered with this leader.
+	reregUnknownAgent = "unknown_agent"
+	// reregUnknownTask: a status update of a running task the leader does
+	// not know.
+	reregUnknownTask = "unknown_task"
+	// reregUnsettled: a task launched after the agent's last listing was
+	// not heard of a heartbeat interval later.
+	reregUnsettled = "unsettled"
+)
+
+// askReregister asks an agent to register again, for the reason given.
+func (l *leader) askReregister(agent wire.AgentID, reason string) {
+	l.m.metrics.reregisterAsks.WithLabelValues(reason).Inc()
 	li := l.info()
 	l.sendNumbered(agent, wire.TypeReregister, func(seq uint64) any {
 		return wire.Reregister{LeaderInfo: li, Seq: seq}

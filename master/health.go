@@ -48,7 +48,7 @@ func (l *leader) checkAgents() {
 	}
 	l.mu.Unlock()
 	for _, id := range unsettled {
-		l.askReregister(id)
+		l.askReregister(id, reregUnsettled)
 	}
 	// Each agent's change is a raft write; many run at once so that raft
 	// batches them (a loaded cluster can lose thousands of agents at once).

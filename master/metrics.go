@@ -24,6 +24,8 @@ type metrics struct {
 	passes         *prometheus.CounterVec
 	refuse         prometheus.Histogram
 	healthChecks   prometheus.Counter
+	registrations  *prometheus.CounterVec
+	reregisterAsks *prometheus.CounterVec
 }
 
 var latencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
@@ -57,8 +59,16 @@ func newMetrics(m *Master) *metrics {
 		healthChecks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "agora_master_health_checks_total", Help: "Passes of the leader's health check (agent silence, framework silence and failover timeouts, drains).",
 		}),
+		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agora_master_agent_registrations_total",
+			Help: "Agent registrations the leader accepted, by kind: admitted (written to the registry: a new agent, one returning from unreachable, or one whose resources or attributes changed), reregistered (known and active, the first registration with this leader) or repeated (registered with this leader already: restarted, reconnected, or a retry of a registration whose answer came too late).",
+		}, []string{"kind"}),
+		reregisterAsks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agora_master_reregister_requests_total",
+			Help: "REREGISTER messages the leader sent agents, by reason: unknown_agent (a heartbeat or status update of an agent not registered with this leader), unknown_task (a status update of a running task the leader does not know) or unsettled (a task launched after the agent's last registration listed its tasks was not heard of a heartbeat interval later).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(mt.offers, mt.allocationPass, mt.offerLatency, mt.raftApply, mt.calls, mt.passes, mt.refuse, mt.healthChecks,
+	reg.MustRegister(mt.offers, mt.allocationPass, mt.offerLatency, mt.raftApply, mt.calls, mt.passes, mt.refuse, mt.healthChecks, mt.registrations, mt.reregisterAsks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{m: m})
 	return mt

@@ -212,6 +212,9 @@ func TestRegistrationsBeforeLaunchDoNotLoseTask(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if n := metricValue(t, c.Leader(), `agora_master_reregister_requests_total{reason="unsettled"}`); n < 1 {
+		t.Fatalf("%v REREGISTERs counted for an unsettled launch, want at least 1", n)
+	}
 	// A registration that has seen the LAUNCH and lists the task keeps it;
 	// one that has seen it and does not list it loses it.
 	running := wire.RunningTask{FrameworkID: d.FrameworkID(), Task: task, State: wire.TaskRunning}
@@ -258,6 +261,12 @@ func TestNewLeaderLetsAgentsRegisterInTheirSpread(t *testing.T) {
 			t.Fatal("the new leader asked an unregistered agent to register within its announcement's spread")
 		}
 	}
+	unknown := func() float64 {
+		return metricValue(t, c.Leader(), `agora_master_reregister_requests_total{reason="unknown_agent"}`)
+	}
+	if n := unknown(); n != 0 {
+		t.Fatalf("%v REREGISTERs counted within the spread, want 0", n)
+	}
 	stop := a.heartbeat(100 * time.Millisecond)
 	defer stop()
 	deadline := time.After(15 * time.Second)
@@ -265,6 +274,9 @@ func TestNewLeaderLetsAgentsRegisterInTheirSpread(t *testing.T) {
 		select {
 		case m := <-a.inbox:
 			if env, err := wire.Decode(m.Data); err == nil && env.Type == wire.TypeReregister {
+				if n := unknown(); n < 1 {
+					t.Fatalf("%v REREGISTERs counted for an unknown agent, want at least 1", n)
+				}
 				return
 			}
 		case <-deadline:
@@ -344,4 +356,41 @@ func TestDeposedLeaderAnswersRegistration(t *testing.T) {
 			t.Errorf("%s: answered %s %v, want NOT_LEADER", name, env.Type, err)
 		}
 	}
+}
+
+// TestRegistrationsCounted: the leader counts registrations by kind — a new
+// agent is admitted, its next registration with the same leader is a
+// repeat, one with other resources is admitted again (the registry is
+// written), and a known agent's first registration with a new leader is a
+// reregistration.
+func TestRegistrationsCounted(t *testing.T) {
+	c := sdktest.Start(t, sdktest.Simulated(), sdktest.Masters(3))
+	a := newRawAgent(t, c, "raw1")
+	count := func(m *master.Master, kind string) float64 {
+		return metricValue(t, m, `agora_master_agent_registrations_total{kind="`+kind+`"}`)
+	}
+	want := func(m *master.Master, admitted, reregistered, repeated float64) {
+		t.Helper()
+		got := [3]float64{count(m, "admitted"), count(m, "reregistered"), count(m, "repeated")}
+		if got != [3]float64{admitted, reregistered, repeated} {
+			t.Fatalf("%s: admitted, reregistered, repeated = %v, want %v", m.Name(), got, [3]float64{admitted, reregistered, repeated})
+		}
+	}
+	first := c.Leader()
+	a.register(wire.RegisterAgent{})
+	want(first, 1, 0, 0)
+	a.register(wire.RegisterAgent{})
+	want(first, 1, 0, 1)
+	a.info.Resources.CPUs = 2
+	a.register(wire.RegisterAgent{})
+	want(first, 2, 0, 1)
+
+	killed := c.KillLeader()
+	next, err := c.WaitLeader(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.nc = natsConn(t, c.NATSURLs()[(killed+1)%3]) // its server may be the killed master's
+	a.register(wire.RegisterAgent{})
+	want(next, 0, 1, 0)
 }
