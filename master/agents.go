@@ -89,6 +89,18 @@ func (l *leader) registerAgent(msg *nats.Msg, req wire.RegisterAgent) {
 		// heartbeats, and did not shorten failovers (BENCHMARKS.md).
 		return
 	}
+	if old := l.agents[info.ID]; kind == "reregistered" && l.repeatsPicture(old, req) {
+		// Nothing to learn: answer as the first time, without rebuilding
+		// the agent (which would rescind its offers and make new ones).
+		old.lastSeen = time.Now()
+		n := l.agentsFor(info.ID)
+		old.every = heartbeatEvery(&l.m.cfg, n)
+		l.reconcileRegistered(info.ID, req.Tasks)
+		l.mu.Unlock()
+		l.m.metrics.registrations.WithLabelValues("repeated").Inc()
+		l.replyRegistered(msg, info.ID, old.every, n)
+		return
+	}
 	var lost, keep []*taskState
 	if old := l.agents[info.ID]; old != nil {
 		if kind == "reregistered" {
@@ -201,6 +213,33 @@ func (l *leader) replyRegistered(msg *nats.Msg, id wire.AgentID, every time.Dura
 		RegisterSpread:    wire.Duration(registerSpread(&l.m.cfg, n)),
 		Leader:            l.info(),
 	}, nil)
+}
+
+// repeatsPicture reports whether a registration of an agent registered
+// with this leader (a, nil if it is not) repeats what the leader knows of
+// it: the same agent, reporting exactly the tasks the leader counts on it,
+// each in the state the leader has, none ended and none waiting to be
+// settled. Such a registration — a retry whose first answer came too late,
+// or one a REREGISTER asked for while the first was on its way — would
+// rebuild the same picture. l.mu is held.
+func (l *leader) repeatsPicture(a *agentState, req wire.RegisterAgent) bool {
+	if a == nil || len(a.unsettled) > 0 || len(req.Tasks) != len(a.tasks) || !sameAgentInfo(a.info, req.Agent) {
+		return false
+	}
+	for _, rt := range req.Tasks {
+		t := a.tasks[taskKey{rt.FrameworkID, rt.Task.TaskID}]
+		if t == nil || rt.State.Terminal() || t.status.State != rt.State {
+			return false
+		}
+	}
+	// Tasks placed there but not counted (waiting for the agent's word)
+	// are settled only by the full path.
+	for k, t := range l.byAgent[req.Agent.ID] {
+		if !t.status.State.Terminal() && a.tasks[k] == nil {
+			return false
+		}
+	}
+	return true
 }
 
 func sameAgentInfo(a, b wire.AgentInfo) bool {

@@ -394,3 +394,26 @@ func TestRegistrationsCounted(t *testing.T) {
 	a.register(wire.RegisterAgent{})
 	want(next, 0, 1, 0)
 }
+
+// TestRepeatedRegistrationKeepsOffers: a registration that repeats what the
+// leader knows of an agent (a retry whose answer came late, or one asked
+// for while the first was on its way) is answered without rebuilding the
+// agent, which would rescind its outstanding offer.
+func TestRepeatedRegistrationKeepsOffers(t *testing.T) {
+	c, a, d, rec, task := launchOnRawAgent(t, "repeat")
+	a.next(wire.TypeLaunch)
+	a.send(wire.TypeStatusUpdate, wire.StatusUpdate{FrameworkID: d.FrameworkID(), Status: wire.TaskStatus{TaskID: "t1", AgentID: "raw1",
+		State: wire.TaskRunning, Source: wire.SourceAgent, UUID: "00000000000000000000000000000001", Timestamp: time.Now()}})
+	rec.WaitState(t, 5*time.Second, "t1", wire.TaskRunning)
+	running := []wire.RunningTask{{FrameworkID: d.FrameworkID(), Task: task, State: wire.TaskRunning}}
+	o := rec.TakeOffer(t, 5*time.Second, func(o wire.Offer) bool { return o.AgentID == "raw1" })
+
+	a.register(wire.RegisterAgent{Tasks: running})
+	if n := metricValue(t, c.Leader(), `agora_master_agent_registrations_total{kind="repeated"}`); n != 1 {
+		t.Fatalf("%v repeated registrations counted, want 1", n)
+	}
+	small := wire.TaskInfo{TaskID: "t2", Resources: wire.Resources{CPUs: 0.1, MemMB: 8}, Sim: &wire.SimBehavior{Hang: true}}
+	if res, err := d.Launch(sdktest.Ctx(t, 5*time.Second), o, small); err != nil || len(res.Launched) != 1 {
+		t.Fatalf("launch on the offer made before the repeated registration: %+v, %v", res, err)
+	}
+}
