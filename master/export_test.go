@@ -48,3 +48,27 @@ func (m *Master) RegisteredFramework(id wire.FrameworkID) (wire.FrameworkInfo, b
 	rec, ok := m.fsm.Framework(id)
 	return rec.Info, ok
 }
+
+// HoldAgent holds the current leader's lock of an agent, so that the
+// agent's registrations wait; release lets them go on.
+func (m *Master) HoldAgent(id wire.AgentID) (release func()) {
+	_, l := m.currentLeader()
+	if l == nil {
+		panic("HoldAgent: not the leader")
+	}
+	lock := l.agentLock(id)
+	lock.Lock()
+	return lock.Unlock
+}
+
+// RegistrationsWaiting is how many registrations of an agent the current
+// leader has received and not yet handled.
+func (m *Master) RegistrationsWaiting(id wire.AgentID) int {
+	_, l := m.currentLeader()
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.registering[id]
+}

@@ -73,6 +73,11 @@ type leader struct {
 	// reconWait: explicitly asked tasks not answered yet, by the agent
 	// they were asked on ("" for none).
 	reconWait map[wire.AgentID]map[taskKey]struct{}
+	// registering counts, by agent, the registrations received and not yet
+	// handled; asked is when an agent not registered with this leader was
+	// last asked to register (see askUnregistered).
+	registering map[wire.AgentID]int
+	asked       map[wire.AgentID]time.Time
 
 	trigger chan struct{}
 
@@ -166,6 +171,8 @@ func newLeader(m *Master, term uint64) (*leader, error) {
 		dirty:        map[wire.AgentID]struct{}{},
 		drainKilled:  map[wire.AgentID]time.Time{},
 		reconWait:    map[wire.AgentID]map[taskKey]struct{}{},
+		registering:  map[wire.AgentID]int{},
+		asked:        map[wire.AgentID]time.Time{},
 		trigger:      make(chan struct{}, 1),
 	}
 	recs := m.fsm.AgentStatuses()

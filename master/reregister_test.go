@@ -285,6 +285,81 @@ func TestNewLeaderLetsAgentsRegisterInTheirSpread(t *testing.T) {
 	}
 }
 
+// TestUnregisteredAgentAskedOncePerInterval: an agent the leader has not
+// registered is asked to register once per heartbeat interval, however
+// many heartbeats it sends meanwhile (on a loaded leader each ask used to
+// bring another registration).
+func TestUnregisteredAgentAskedOncePerInterval(t *testing.T) {
+	c := sdktest.Start(t, sdktest.WithMasterConfig(func(mc *master.Config) { mc.AgentHeartbeatInterval = 10 * time.Second }))
+	a := newRawAgent(t, c, "unasked1")
+	hb := wire.MustEncode(wire.TypeAgentHeartbeat, "unasked1", 0, wire.AgentHeartbeat{AgentID: "unasked1"})
+	// Heartbeat until the leader, past its announcement's window, asks.
+	stop := a.heartbeat(100 * time.Millisecond)
+	a.next(wire.TypeReregister)
+	stop()
+	for range 20 {
+		if err := a.nc.Publish(a.subj.FromAgent("unasked1"), hb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Messages from one agent are handled in order: once the registration
+	// is answered, the heartbeats before it were handled, and what they
+	// brought was sent before the answer.
+	a.register(wire.RegisterAgent{})
+	asks := 0
+	for len(a.inbox) > 0 {
+		if env, err := wire.Decode((<-a.inbox).Data); err == nil && env.Type == wire.TypeReregister {
+			asks++
+		}
+	}
+	if asks != 0 {
+		t.Fatalf("%d more REREGISTERs for 20 heartbeats within the heartbeat interval of the first ask, want 0", asks)
+	}
+	if n := metricValue(t, c.Leader(), `agora_master_reregister_requests_total{reason="unknown_agent"}`); n != 1 {
+		t.Fatalf("%v REREGISTERs counted, want 1", n)
+	}
+}
+
+// TestRegisteringAgentNotAsked: an agent whose registration the leader has
+// received but not yet handled is not asked to register again by its
+// heartbeats meanwhile.
+func TestRegisteringAgentNotAsked(t *testing.T) {
+	c := sdktest.Start(t)
+	a := newRawAgent(t, c, "waiting1")
+	hb := wire.MustEncode(wire.TypeAgentHeartbeat, "waiting1", 0, wire.AgentHeartbeat{AgentID: "waiting1"})
+	// Past the leader's announcement window: an unknown agent's heartbeat
+	// is answered with a REREGISTER.
+	stop := a.heartbeat(100 * time.Millisecond)
+	a.next(wire.TypeReregister)
+	stop()
+	for len(a.inbox) > 0 {
+		<-a.inbox
+	}
+	asked := metricValue(t, c.Leader(), `agora_master_reregister_requests_total{reason="unknown_agent"}`)
+
+	release := c.Leader().HoldAgent("waiting1")
+	answered := make(chan wire.AgentRegistered, 1)
+	go func() { answered <- a.register(wire.RegisterAgent{}) }()
+	// The registration is received (and waits for the held lock) once
+	// it is counted as waiting; then heartbeats arrive, one every 100 ms
+	// for longer than the leader's heartbeat interval (1 s).
+	if err := sdktest.WaitFor(5*time.Second, func() bool { return c.Leader().RegistrationsWaiting("waiting1") == 1 }); err != nil {
+		release()
+		t.Fatal("the registration never reached the leader")
+	}
+	for range 15 {
+		if err := a.nc.Publish(a.subj.FromAgent("waiting1"), hb); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	release()
+	<-answered
+	if n := metricValue(t, c.Leader(), `agora_master_reregister_requests_total{reason="unknown_agent"}`); n != asked {
+		t.Fatalf("%v REREGISTERs sent while the registration waited, want 0", n-asked)
+	}
+}
+
 // TestDeposedLeaderAnswersRegistration: a leader that stepped down while
 // a framework's SUBSCRIBE waited answers NOT_LEADER, whether it needed a
 // raft write (a new framework) or not (one it knew), instead of leaving
