@@ -338,23 +338,31 @@ func TestRegisteringAgentNotAsked(t *testing.T) {
 	asked := metricValue(t, c.Leader(), `agora_master_reregister_requests_total{reason="unknown_agent"}`)
 
 	release := c.Leader().HoldAgent("waiting1")
-	answered := make(chan wire.AgentRegistered, 1)
-	go func() { answered <- a.register(wire.RegisterAgent{}) }()
+	answered := make(chan error, 1)
+	go func() {
+		reg := wire.MustEncode(wire.TypeRegisterAgent, "waiting1", 0, wire.RegisterAgent{Agent: a.info})
+		_, err := a.nc.Request(a.subj.FromAgent("waiting1"), reg, 10*time.Second)
+		answered <- err
+	}()
 	// The registration is received (and waits for the held lock) once
-	// it is counted as waiting; then heartbeats arrive, one every 100 ms
-	// for longer than the leader's heartbeat interval (1 s).
+	// it is counted as waiting. Then heartbeats arrive, 100 ms apart for
+	// 1.5 s: fifteen of the test cluster's heartbeat intervals (100 ms),
+	// each of which, without the check, allows another ask.
 	if err := sdktest.WaitFor(5*time.Second, func() bool { return c.Leader().RegistrationsWaiting("waiting1") == 1 }); err != nil {
 		release()
 		t.Fatal("the registration never reached the leader")
 	}
 	for range 15 {
 		if err := a.nc.Publish(a.subj.FromAgent("waiting1"), hb); err != nil {
+			release()
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	release()
-	<-answered
+	if err := <-answered; err != nil {
+		t.Fatalf("registration: %v", err)
+	}
 	if n := metricValue(t, c.Leader(), `agora_master_reregister_requests_total{reason="unknown_agent"}`); n != asked {
 		t.Fatalf("%v REREGISTERs sent while the registration waited, want 0", n-asked)
 	}
