@@ -13,7 +13,8 @@ import (
 // request makes a call and decodes the reply into out (if not nil). A
 // refusal comes back as a *wire.Error; a master that no longer knows the
 // framework makes the driver re-subscribe. A call a replaced leader left
-// unanswered ends with ErrLeaderChanged (see callTerms).
+// unanswered, or answered after the driver heard of a newer one, ends with
+// ErrLeaderChanged (see callTerms).
 func (d *Driver) request(parent context.Context, t wire.Type, body, out any) (wire.Envelope, error) {
 	if d.isStopped() {
 		return wire.Envelope{}, ErrStopped
@@ -47,6 +48,14 @@ func (d *Driver) request(parent context.Context, t wire.Type, body, out any) (wi
 		return env, err
 	}
 	d.calls.heard(env.Term)
+	if newest := d.calls.newest(); env.Term != 0 && env.Term < newest {
+		// A leader that did not know yet it was deposed answered first
+		// (it was paused, say, and took the call from its queue when it
+		// resumed); the current leader may have taken the same call. Its
+		// answer, refusal or not, says nothing of that: the call is in
+		// doubt.
+		return env, fmt.Errorf("sdk: %s: answered by the leader of term %d, replaced by term %d: %w", t, env.Term, newest, ErrLeaderChanged)
+	}
 	if err := wire.ReplyError(env); err != nil {
 		var we *wire.Error
 		if errors.As(err, &we) && we.Code == wire.CodeUnknownFramework && t != wire.TypeSubscribe && t != wire.TypeTeardown {

@@ -37,6 +37,13 @@ func (c *callTerms) current() context.Context {
 	return c.ctx
 }
 
+// newest is the newest leader term heard of.
+func (c *callTerms) newest() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.term
+}
+
 // heard notes a term a leader announced or answered in. The first term
 // heard only sets the baseline: calls sent before it went to whoever
 // leads, and that leader announced nothing newer.

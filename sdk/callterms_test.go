@@ -167,3 +167,52 @@ func TestCallEndsWhenItsLeaderIsReplaced(t *testing.T) {
 		t.Fatalf("SUPPRESS: %v", err)
 	}
 }
+
+// TestStaleLeaderAnswerIsInDoubt: an answer from a leader older than one
+// the driver has heard of (a deposed leader that took the call from its
+// queue before it learnt it was deposed, and answered before the current
+// leader) is no answer: the call ends with ErrLeaderChanged, not with the
+// stale leader's refusal, which a framework would take as "not launched"
+// while the current leader launched it.
+func TestStaleLeaderAnswerIsInDoubt(t *testing.T) {
+	ns := sdktest.StartNATS(t)
+	h := startHandLeaders(t, ns.ClientURL())
+	d, err := sdk.NewDriver(sdk.Config{
+		NATSURLs:    []string{ns.ClientURL()},
+		Framework:   wire.FrameworkInfo{Name: "stale"},
+		CallTimeout: time.Hour,
+		NoReconcile: true,
+	}, sdktest.NewRecorder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-ran
+	})
+	sub := h.take(t, wire.TypeSubscribe)
+	h.announce(t, 5)
+	h.answer(t, sub, wire.TypeSubscribed, 5, wire.Subscribed{FrameworkID: d.FrameworkID(), Leader: wire.LeaderInfo{Name: "m", Term: 5}})
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Accept(context.Background(), []wire.OfferID{"m-5-a"}, nil, wire.Filters{})
+		done <- err
+	}()
+	m := h.take(t, wire.TypeAccept)
+	refusal := wire.Errorf(wire.CodeUnknownOffer, "offer m-5-a is not outstanding for this framework")
+	h.answer(t, m, wire.TypeError, 4, refusal)
+	var err2 error
+	select {
+	case err2 = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("ACCEPT did not end")
+	}
+	var we *wire.Error
+	if !errors.Is(err2, sdk.ErrLeaderChanged) || errors.As(err2, &we) {
+		t.Fatalf("ACCEPT answered by the deposed leader of term 4: err = %v, want ErrLeaderChanged and no refusal", err2)
+	}
+}
