@@ -58,7 +58,10 @@
 //     only starts when the framework is really gone.
 //   - Ends calls a replaced leader never answers: once a newer leader has
 //     announced itself, a call still unanswered 500 ms later returns
-//     [ErrLeaderChanged] instead of waiting for Config.CallTimeout. Like a
+//     [ErrLeaderChanged] instead of waiting for Config.CallTimeout. So does
+//     a call answered by a leader older than one the driver has heard of
+//     (a deposed leader that took it before it learnt it was replaced):
+//     its answer says nothing of what the current leader did. Like a
 //     timeout, it leaves the call's effect in doubt: reconcile the tasks a
 //     failed launch named.
 //

@@ -59,8 +59,9 @@ var (
 	// ErrAlreadyRunning is returned by Run while another Run is under way.
 	ErrAlreadyRunning = errors.New("sdk: driver already running")
 	// ErrLeaderChanged is returned by a call still unanswered shortly
-	// after a newer leader announced itself: the leader it reached died
-	// or stepped down with it in hand. As after a timeout, the call may or
+	// after a newer leader announced itself (the leader it reached died
+	// or stepped down with it in hand), or answered by a leader older than
+	// one the driver has heard of. As after a timeout, the call may or
 	// may not have taken effect (a launch may have been committed):
 	// reconcile the tasks concerned, or repeat a call that is safe to
 	// repeat.
