@@ -90,17 +90,18 @@ func (h *handLeaders) publish(t *testing.T, subject string, typ wire.Type, term 
 	}
 }
 
-// TestCallEndsWhenItsLeaderIsReplaced: a call the leader never answers
-// (it died with it in hand) ends with ErrLeaderChanged once a newer
-// leader has announced itself, not at the call timeout; a call the new
-// leader answers shortly after its announcement succeeds.
-func TestCallEndsWhenItsLeaderIsReplaced(t *testing.T) {
+// subscribeByHand runs a driver against leaders played by hand, and
+// subscribes it in term: the leader of term announces itself and answers
+// its SUBSCRIBE. Calls never time out (CallTimeout is an hour): a call that
+// ends did not time out.
+func subscribeByHand(t *testing.T, name string, term uint64) (*handLeaders, *sdk.Driver) {
+	t.Helper()
 	ns := sdktest.StartNATS(t)
 	h := startHandLeaders(t, ns.ClientURL())
 	d, err := sdk.NewDriver(sdk.Config{
 		NATSURLs:    []string{ns.ClientURL()},
-		Framework:   wire.FrameworkInfo{Name: "calls"},
-		CallTimeout: time.Hour, // a call that ends did not time out
+		Framework:   wire.FrameworkInfo{Name: name},
+		CallTimeout: time.Hour,
 		NoReconcile: true,
 	}, sdktest.NewRecorder())
 	if err != nil {
@@ -113,10 +114,18 @@ func TestCallEndsWhenItsLeaderIsReplaced(t *testing.T) {
 		cancel()
 		<-ran
 	})
-
 	sub := h.take(t, wire.TypeSubscribe)
-	h.announce(t, 1)
-	h.answer(t, sub, wire.TypeSubscribed, 1, wire.Subscribed{FrameworkID: d.FrameworkID(), Leader: wire.LeaderInfo{Name: "m", Term: 1}})
+	h.announce(t, term)
+	h.answer(t, sub, wire.TypeSubscribed, term, wire.Subscribed{FrameworkID: d.FrameworkID(), Leader: wire.LeaderInfo{Name: "m", Term: term}})
+	return h, d
+}
+
+// TestCallEndsWhenItsLeaderIsReplaced: a call the leader never answers
+// (it died with it in hand) ends with ErrLeaderChanged once a newer
+// leader has announced itself, not at the call timeout; a call the new
+// leader answers shortly after its announcement succeeds.
+func TestCallEndsWhenItsLeaderIsReplaced(t *testing.T) {
+	h, d := subscribeByHand(t, "calls", 1)
 
 	call := func(f func(context.Context) error) <-chan error {
 		done := make(chan error, 1)
@@ -175,27 +184,7 @@ func TestCallEndsWhenItsLeaderIsReplaced(t *testing.T) {
 // stale leader's refusal, which a framework would take as "not launched"
 // while the current leader launched it.
 func TestStaleLeaderAnswerIsInDoubt(t *testing.T) {
-	ns := sdktest.StartNATS(t)
-	h := startHandLeaders(t, ns.ClientURL())
-	d, err := sdk.NewDriver(sdk.Config{
-		NATSURLs:    []string{ns.ClientURL()},
-		Framework:   wire.FrameworkInfo{Name: "stale"},
-		CallTimeout: time.Hour,
-		NoReconcile: true,
-	}, sdktest.NewRecorder())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-ran
-	})
-	sub := h.take(t, wire.TypeSubscribe)
-	h.announce(t, 5)
-	h.answer(t, sub, wire.TypeSubscribed, 5, wire.Subscribed{FrameworkID: d.FrameworkID(), Leader: wire.LeaderInfo{Name: "m", Term: 5}})
+	h, d := subscribeByHand(t, "stale", 5)
 
 	done := make(chan error, 1)
 	go func() {
