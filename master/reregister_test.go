@@ -292,15 +292,12 @@ func TestNewLeaderLetsAgentsRegisterInTheirSpread(t *testing.T) {
 func TestUnregisteredAgentAskedOncePerInterval(t *testing.T) {
 	c := sdktest.Start(t, sdktest.WithMasterConfig(func(mc *master.Config) { mc.AgentHeartbeatInterval = 10 * time.Second }))
 	a := newRawAgent(t, c, "unasked1")
-	hb := wire.MustEncode(wire.TypeAgentHeartbeat, "unasked1", 0, wire.AgentHeartbeat{AgentID: "unasked1"})
 	// Heartbeat until the leader, past its announcement's window, asks.
 	stop := a.heartbeat(100 * time.Millisecond)
 	a.next(wire.TypeReregister)
 	stop()
 	for range 20 {
-		if err := a.nc.Publish(a.subj.FromAgent("unasked1"), hb); err != nil {
-			t.Fatal(err)
-		}
+		a.send(wire.TypeAgentHeartbeat, wire.AgentHeartbeat{AgentID: a.info.ID})
 	}
 	// Messages from one agent are handled in order: once the registration
 	// is answered, the heartbeats before it were handled, and what they
@@ -326,7 +323,6 @@ func TestUnregisteredAgentAskedOncePerInterval(t *testing.T) {
 func TestRegisteringAgentNotAsked(t *testing.T) {
 	c := sdktest.Start(t)
 	a := newRawAgent(t, c, "waiting1")
-	hb := wire.MustEncode(wire.TypeAgentHeartbeat, "waiting1", 0, wire.AgentHeartbeat{AgentID: "waiting1"})
 	// Past the leader's announcement window: an unknown agent's heartbeat
 	// is answered with a REREGISTER.
 	stop := a.heartbeat(100 * time.Millisecond)
@@ -337,7 +333,12 @@ func TestRegisteringAgentNotAsked(t *testing.T) {
 	}
 	asked := metricValue(t, c.Leader(), `agora_master_reregister_requests_total{reason="unknown_agent"}`)
 
-	release := c.Leader().HoldAgent("waiting1")
+	// Released at the latest when the test ends, before the cluster stops
+	// (cleanups run last registered first).
+	var once sync.Once
+	hold := c.Leader().HoldAgent("waiting1")
+	release := func() { once.Do(hold) }
+	t.Cleanup(release)
 	answered := make(chan error, 1)
 	go func() {
 		reg := wire.MustEncode(wire.TypeRegisterAgent, "waiting1", 0, wire.RegisterAgent{Agent: a.info})
@@ -349,14 +350,10 @@ func TestRegisteringAgentNotAsked(t *testing.T) {
 	// 1.5 s: fifteen of the test cluster's heartbeat intervals (100 ms),
 	// each of which, without the check, allows another ask.
 	if err := sdktest.WaitFor(5*time.Second, func() bool { return c.Leader().RegistrationsWaiting("waiting1") == 1 }); err != nil {
-		release()
 		t.Fatal("the registration never reached the leader")
 	}
 	for range 15 {
-		if err := a.nc.Publish(a.subj.FromAgent("waiting1"), hb); err != nil {
-			release()
-			t.Fatal(err)
-		}
+		a.send(wire.TypeAgentHeartbeat, wire.AgentHeartbeat{AgentID: a.info.ID})
 		time.Sleep(100 * time.Millisecond)
 	}
 	release()
